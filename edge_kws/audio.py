@@ -1,0 +1,181 @@
+"""Audio in: WAV (and other) files read with Pedalboard, and a sounddevice microphone.
+
+Everything leaves here as mono float32 at the frontend's sample rate.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import soxr
+
+log = logging.getLogger(__name__)
+
+
+class AudioError(Exception):
+    """An audio file or device that cannot be used; the message names it and says why."""
+
+
+def to_mono(audio: np.ndarray) -> np.ndarray:
+    """(channels, samples) or (samples,) -> (samples,) by averaging channels."""
+    audio = np.asarray(audio, np.float32)
+    return audio.mean(axis=0) if audio.ndim == 2 else audio
+
+
+def resample(audio: np.ndarray, rate_in: float, rate_out: float) -> np.ndarray:
+    if rate_in == rate_out:
+        return np.asarray(audio, np.float32)
+    return soxr.resample(np.asarray(audio, np.float32), rate_in, rate_out, quality="HQ").astype(np.float32)
+
+
+def _check_finite(audio: np.ndarray, path: Path) -> np.ndarray:
+    if not np.isfinite(audio).all():
+        raise AudioError(f"{path}: contains NaN or infinite samples")
+    return audio
+
+
+def read_audio(path: str | Path, sample_rate: int = 16000) -> np.ndarray:
+    """A whole file as mono float32 at `sample_rate`; raises AudioError naming the file on any problem."""
+    from pedalboard.io import AudioFile
+
+    path = Path(path)
+    try:
+        with AudioFile(str(path)) as f:
+            rate, channels = f.samplerate, f.num_channels
+            audio = f.read(f.frames)
+    except Exception as e:  # Pedalboard raises several types for unreadable, truncated or missing files.
+        raise AudioError(f"{path}: cannot read audio ({e})") from None
+    if audio.shape[-1] == 0:
+        raise AudioError(f"{path}: no audio samples")
+    if channels != 1:
+        log.info("%s: %d channels, down-mixed to mono", path, channels)
+    if rate != sample_rate:
+        log.info("%s: %g Hz, resampled to %d Hz", path, rate, sample_rate)
+    return _check_finite(resample(to_mono(audio), rate, sample_rate), path)
+
+
+def fit_length(audio: np.ndarray, n: int) -> np.ndarray:
+    """Zero-pad at the end, or crop the centre, to exactly n samples."""
+    if len(audio) >= n:
+        start = (len(audio) - n) // 2
+        return audio[start:start + n]
+    return np.pad(audio, (0, n - len(audio)))
+
+
+def file_blocks(path: str | Path, block_samples: int, sample_rate: int = 16000) -> Iterator[np.ndarray]:
+    """Stream a file of any length in mono blocks at `sample_rate`, without loading it whole."""
+    from pedalboard.io import AudioFile
+
+    path = Path(path)
+    try:
+        f = AudioFile(str(path))
+    except Exception as e:
+        raise AudioError(f"{path}: cannot read audio ({e})") from None
+    with f:
+        if f.samplerate != sample_rate:
+            log.info("%s: %g Hz, resampled to %d Hz", path, f.samplerate, sample_rate)
+        with f.resampled_to(sample_rate) as r:
+            while r.tell() < r.frames:
+                try:
+                    block = r.read(block_samples)
+                except Exception as e:
+                    raise AudioError(f"{path}: read failed at {r.tell() / sample_rate:.2f} s ({e})") from None
+                if block.shape[-1] == 0:
+                    break
+                yield _check_finite(to_mono(block), path)
+
+
+def _sounddevice():
+    try:
+        import sounddevice
+    except OSError as e:  # The module imports PortAudio at import time.
+        raise AudioError(f"PortAudio is not available ({e}); on Debian/Raspberry Pi OS: "
+                         "sudo apt-get install libportaudio2") from None
+    return sounddevice
+
+
+def list_input_devices() -> list[dict]:
+    sd = _sounddevice()
+    return [dict(index=i, name=d["name"], rate=d["default_samplerate"], channels=d["max_input_channels"])
+            for i, d in enumerate(sd.query_devices()) if d["max_input_channels"] > 0]
+
+
+def find_input_device(device: int | str | None) -> dict:
+    """Pick an input device by index, by (part of) its name, or the system default."""
+    devices = list_input_devices()
+    if not devices:
+        raise AudioError("no audio input device found (is a microphone connected?)")
+    if device is None:
+        default = _sounddevice().default.device[0]
+        return next((d for d in devices if d["index"] == default), devices[0])
+    if isinstance(device, int) or str(device).isdigit():
+        match = [d for d in devices if d["index"] == int(device)]
+    else:
+        match = [d for d in devices if str(device).lower() in d["name"].lower()]
+    if not match:
+        names = ", ".join(f"{d['index']}: {d['name']}" for d in devices)
+        raise AudioError(f"input device {device!r} not found; input devices: {names}")
+    return match[0]
+
+
+class Microphone:
+    """A sounddevice input stream at the device's native rate, resampled to 16 kHz.
+
+    The PortAudio callback only copies into a bounded queue; resampling happens in the reader's
+    thread. Overflows (audio PortAudio lost) and blocks dropped on a full queue are counted and logged.
+    """
+
+    def __init__(self, device: int | str | None = None, sample_rate: int = 16000,
+                 block_ms: float = 20.0, queue_blocks: int = 500):
+        self.info = find_input_device(device)
+        self.rate_in = int(self.info["rate"])
+        self.sample_rate = sample_rate
+        self.block_in = int(self.rate_in * block_ms / 1000)
+        self.queue: queue.Queue[np.ndarray] = queue.Queue(maxsize=queue_blocks)
+        self.overflows = 0
+        self.dropped = 0
+        self._resampler = soxr.ResampleStream(self.rate_in, sample_rate, 1, dtype="float32", quality="HQ")
+        self._stream = None
+
+    def _callback(self, indata, frames, time, status) -> None:
+        if status.input_overflow:
+            self.overflows += 1
+        try:
+            self.queue.put_nowait(indata[:, 0].copy())
+        except queue.Full:
+            self.dropped += 1
+
+    def __enter__(self) -> Microphone:
+        sd = _sounddevice()
+        try:
+            self._stream = sd.InputStream(device=self.info["index"], channels=1, samplerate=self.rate_in,
+                                          blocksize=self.block_in, dtype="float32", callback=self._callback)
+            self._stream.start()
+        except Exception as e:
+            raise AudioError(f"cannot open input device {self.info['name']!r} at {self.rate_in} Hz ({e})") from None
+        log.info("listening on %r at %d Hz", self.info["name"], self.rate_in)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._stream is not None:
+            self._stream.stop()
+            self._stream.close()
+        if self.overflows or self.dropped:
+            log.warning("microphone: %d input overflows, %d blocks dropped", self.overflows, self.dropped)
+
+    def blocks(self, timeout: float = 2.0) -> Iterator[np.ndarray]:
+        """16 kHz mono blocks, forever (until the stream stops delivering)."""
+        seen_overflows = 0
+        while True:
+            try:
+                block = self.queue.get(timeout=timeout)
+            except queue.Empty:
+                raise AudioError(f"input device {self.info['name']!r} stopped delivering audio") from None
+            if self.overflows != seen_overflows:
+                log.warning("microphone: input overflow (%d so far)", self.overflows)
+                seen_overflows = self.overflows
+            yield self._resampler.resample_chunk(block)

@@ -1,0 +1,68 @@
+"""The streaming loop: audio blocks in, keyword detections out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from .bundle import read_bundle
+from .detector import Detection, Detector, DetectorConfig
+from .frontend import StreamingFrontend
+from .runtime import Classifier
+
+
+class Spotter:
+    """One bundle, listening: feed `process` audio blocks of any size, get detections back.
+
+    Every `stride_frames` new frames, the classifier runs on the last `clip_ms` of features; before
+    that much audio has arrived the window is filled with the features of silence.
+    """
+
+    def __init__(self, bundle: str | Path | None = None, detector: DetectorConfig | None = None,
+                 threshold: float | None = None, stride_frames: int = 1, num_threads: int | None = None):
+        manifest, model = read_bundle(bundle)
+        self.manifest = manifest
+        self.labels = manifest.labels
+        self.classifier = Classifier(manifest, model, num_threads=num_threads)
+        self.frontend = StreamingFrontend(manifest.frontend)
+        fe = manifest.frontend
+        if stride_frames < 1:
+            raise ValueError(f"stride: {stride_frames} frames; expected 1 or more")
+        self.stride_frames = stride_frames
+        detector = detector or manifest.detector
+        if threshold is not None:  # one threshold for all keywords, replacing the per-keyword ones
+            detector = replace(detector, threshold=threshold, thresholds={})
+        self.detector = Detector(self.labels, detector, step_ms=fe.hop_ms * stride_frames)
+        self.reset()
+
+    def reset(self) -> None:
+        self.frontend.reset()
+        self.detector.reset()
+        fe = self.frontend.config
+        self.window = np.tile(self.frontend.frontend.silence_frame, (fe.frames_per_clip, 1))
+        self.last_probs = np.zeros(len(self.labels), np.float32)
+
+    def process(self, block: np.ndarray) -> list[Detection]:
+        """Mono float32 audio at the bundle's sample rate (16 kHz) -> detections it completed."""
+        fe = self.frontend.config
+        frames = self.frontend.push(block)
+        first = self.frontend.frames_emitted - len(frames)
+        events = []
+        for k, frame in enumerate(frames, start=first):
+            self.window = np.roll(self.window, -1, axis=0)
+            self.window[-1] = frame
+            if (k + 1) % self.stride_frames:
+                continue
+            self.last_probs = self.classifier.predict(self.window)
+            t = (k * fe.hop_samples + fe.window_samples) / fe.sample_rate
+            event = self.detector.update(self.last_probs, t)
+            if event is not None:
+                events.append(event)
+        return events
+
+    def run(self, blocks: Iterable[np.ndarray]) -> Iterator[Detection]:
+        for block in blocks:
+            yield from self.process(block)

@@ -1,0 +1,1 @@
+"""Training: datasets, augmentation, synthetic speech, models. Needs the [train] extra (TensorFlow)."""
