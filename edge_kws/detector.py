@@ -14,7 +14,8 @@ class DetectorConfig:
     threshold: float = 0.6        # smoothed score a keyword needs, unless `thresholds` names it
     thresholds: dict[str, float] = field(default_factory=dict)
     min_margin: float = 0.1       # the keyword must beat _silence_ and _unknown_ by this much
-    refractory_ms: float = 1000.0  # after an event, no event for this long
+    refractory_ms: float = 1000.0  # after an event, no event for this long, and none until the
+                                   # keyword's score has fallen below its threshold again
 
     def __post_init__(self) -> None:
         for name, value in [("threshold", self.threshold), *self.thresholds.items()]:
@@ -50,18 +51,23 @@ class Detector:
     def reset(self) -> None:
         self.history: deque[np.ndarray] = deque(maxlen=self.window)
         self.last_event_t = -np.inf
+        self.held: int | None = None  # index (into keyword_idx) of the keyword still above threshold
 
     def update(self, probs: np.ndarray, t: float) -> Detection | None:
         """Feed one posterior vector at audio time t (s); return an event or None."""
         self.history.append(np.asarray(probs, np.float32))
         smoothed = np.mean(self.history, axis=0)
-        if (t - self.last_event_t) * 1000 < self.config.refractory_ms:
-            return None
         scores = smoothed[self.keyword_idx]
+        # The classifier sees a whole clip, so a word stays in view long after it ends: re-arm only
+        # once the keyword that fired has dropped below its threshold.
+        if self.held is not None and scores[self.held] < self.thresholds[self.held]:
+            self.held = None
+        if self.held is not None or (t - self.last_event_t) * 1000 < self.config.refractory_ms:
+            return None
         best = int(np.argmax(scores - self.thresholds))
         score = float(scores[best])
         other = float(smoothed[self.other_idx].max()) if self.other_idx else 0.0
         if score < self.thresholds[best] or score - other < self.config.min_margin:
             return None
-        self.last_event_t = t
+        self.last_event_t, self.held = t, best
         return Detection(t=t, keyword=self.labels[self.keyword_idx[best]], score=score)

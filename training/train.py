@@ -69,6 +69,7 @@ def save_model_atomic(model: keras.Model, path: Path) -> None:
     os.close(fd)
     try:
         model.save(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
