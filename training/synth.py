@@ -141,3 +141,18 @@ def synthesize(words: list[str], out: str | Path, voice_list: list[Voice], seed:
         made = sum(tqdm(pool.map(make, todo), total=len(todo), desc="synth", unit="clip", disable=None))
     log.info("synthesised %d clips into %s (%d were cached)", made, out, len(jobs) - len(todo))
     return made
+
+
+def say_sequence(words: list[str], voice_list: list[Voice], rng: np.random.Generator, sample_rate: int = 16000,
+                 gap_s: float = 1.5) -> tuple[np.ndarray, list[tuple[float, str]]]:
+    """The words spoken one after another, each by a random voice, `gap_s` apart; returns the audio
+    and (start time, word) for each."""
+    parts, said, t = [np.zeros(int(sample_rate * gap_s / 2), np.float32)], [], gap_s / 2
+    for word in words:
+        speech = place(speak(word, voice_list[rng.integers(len(voice_list))], sample_rate),
+                       int(sample_rate * gap_s), rng)
+        said.append((round(t + np.flatnonzero(speech)[0] / sample_rate, 3), word))
+        parts.append(speech)
+        t += gap_s
+    parts.append(np.zeros(int(sample_rate * gap_s / 2), np.float32))
+    return np.concatenate(parts), said

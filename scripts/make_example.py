@@ -1,0 +1,21 @@
+"""Writes examples/commands.wav: spoken commands by voices the default model was not trained on,
+over quiet pink noise and hum, and examples/commands.json with when each word starts."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from training.background import generated_background
+from training.synth import say_sequence, voices, write_wav
+
+WORDS = ["yes", "go", "up", "stop", "left", "down", "right", "no", "on", "off"]
+out = Path(__file__).resolve().parent.parent / "examples"
+out.mkdir(exist_ok=True)
+rng = np.random.default_rng(2026)
+speech, said = say_sequence(WORDS, voices(12, seed=2026, flite=False), rng)
+white, pink, brown, hum = generated_background(16000, seed=7, seconds=len(speech) / 16000)
+audio = np.clip(speech + 0.03 * (pink + hum), -1, 1).astype(np.float32)
+write_wav(out / "commands.wav", audio, 16000)
+(out / "commands.json").write_text(json.dumps([{"t": t, "word": w} for t, w in said], indent=1) + "\n")
+print(json.dumps(said))
