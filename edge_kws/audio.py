@@ -32,30 +32,72 @@ def resample(audio: np.ndarray, rate_in: float, rate_out: float) -> np.ndarray:
     return soxr.resample(np.asarray(audio, np.float32), rate_in, rate_out, quality="HQ").astype(np.float32)
 
 
-def _check_finite(audio: np.ndarray, path: Path) -> np.ndarray:
+def _check_samples(audio: np.ndarray, path: Path) -> np.ndarray:
     if not np.isfinite(audio).all():
         raise AudioError(f"{path}: contains NaN or infinite samples")
     return audio
 
 
-def read_audio(path: str | Path, sample_rate: int = 16000) -> np.ndarray:
-    """A whole file as mono float32 at `sample_rate`; raises AudioError naming the file on any problem."""
+def _wav_data_shortfall(path: Path) -> tuple[int, int] | None:
+    """(declared, present) bytes of a WAV's data chunk when the file holds less than its header says.
+
+    Decoders quietly pad a truncated WAV with silence (or try to allocate the 4 GB that a streamed
+    header declares), so this is checked by walking the RIFF chunks ourselves.
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        if f.read(12)[8:12] != b"WAVE":
+            return None
+        while True:
+            header = f.read(8)
+            if len(header) < 8:
+                return None
+            chunk, length = header[:4], int.from_bytes(header[4:], "little")
+            if chunk == b"data":
+                present = size - f.tell()
+                return (length, present) if length > present else None
+            f.seek(length + (length & 1), 1)
+
+
+def open_audio(path: str | Path):
+    """A Pedalboard AudioFile for reading, after the checks that turn bad files into one clear line."""
     from pedalboard.io import AudioFile
 
     path = Path(path)
+    if not path.is_file():
+        raise AudioError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise AudioError(f"{path}: empty file")
+    if path.suffix.lower() == ".wav" and (short := _wav_data_shortfall(path)):
+        raise AudioError(f"{path}: truncated WAV: its header declares {short[0]} bytes of audio, "
+                         f"the file holds {short[1]}")
     try:
-        with AudioFile(str(path)) as f:
-            rate, channels = f.samplerate, f.num_channels
-            audio = f.read(f.frames)
-    except Exception as e:  # Pedalboard raises several types for unreadable, truncated or missing files.
+        f = AudioFile(str(path))
+    except Exception as e:  # Pedalboard raises several types for files it cannot decode.
         raise AudioError(f"{path}: cannot read audio ({e})") from None
-    if audio.shape[-1] == 0:
+    if f.frames == 0:
+        f.close()
         raise AudioError(f"{path}: no audio samples")
-    if channels != 1:
-        log.info("%s: %d channels, down-mixed to mono", path, channels)
+    if f.num_channels != 1:
+        log.info("%s: %d channels, down-mixed to mono", path, f.num_channels)
+    return f
+
+
+def read_audio(path: str | Path, sample_rate: int = 16000) -> np.ndarray:
+    """A whole file as mono float32 at `sample_rate`; raises AudioError naming the file on any problem."""
+    path = Path(path)
+    with open_audio(path) as f:
+        rate = f.samplerate
+        try:
+            audio = f.read(f.frames)
+        except Exception as e:
+            raise AudioError(f"{path}: cannot read audio ({e})") from None
     if rate != sample_rate:
         log.info("%s: %g Hz, resampled to %d Hz", path, rate, sample_rate)
-    return _check_finite(resample(to_mono(audio), rate, sample_rate), path)
+    clipped = float(np.mean(np.abs(audio) >= 0.999))
+    if clipped > 0.001:
+        log.warning("%s: %.1f%% of samples at full scale (clipped recording)", path, 100 * clipped)
+    return _check_samples(resample(to_mono(audio), rate, sample_rate), path)
 
 
 def fit_length(audio: np.ndarray, n: int) -> np.ndarray:
@@ -68,14 +110,8 @@ def fit_length(audio: np.ndarray, n: int) -> np.ndarray:
 
 def file_blocks(path: str | Path, block_samples: int, sample_rate: int = 16000) -> Iterator[np.ndarray]:
     """Stream a file of any length in mono blocks at `sample_rate`, without loading it whole."""
-    from pedalboard.io import AudioFile
-
     path = Path(path)
-    try:
-        f = AudioFile(str(path))
-    except Exception as e:
-        raise AudioError(f"{path}: cannot read audio ({e})") from None
-    with f:
+    with open_audio(path) as f:
         if f.samplerate != sample_rate:
             log.info("%s: %g Hz, resampled to %d Hz", path, f.samplerate, sample_rate)
         with f.resampled_to(sample_rate) as r:
@@ -86,7 +122,7 @@ def file_blocks(path: str | Path, block_samples: int, sample_rate: int = 16000) 
                     raise AudioError(f"{path}: read failed at {r.tell() / sample_rate:.2f} s ({e})") from None
                 if block.shape[-1] == 0:
                     break
-                yield _check_finite(to_mono(block), path)
+                yield _check_samples(to_mono(block), path)
 
 
 def _sounddevice():
