@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -158,11 +159,32 @@ def find_input_device(device: int | str | None) -> dict:
     return match[0]
 
 
+class BlockQueue:
+    """The hand-off from an audio thread to the listening loop: bounded, and never blocks the
+    producer (a PortAudio callback must not wait); every block it has to drop is counted."""
+
+    def __init__(self, maxsize: int = 500):
+        self._queue: queue.Queue[np.ndarray] = queue.Queue(maxsize=maxsize)
+        self.dropped = 0
+
+    def put(self, block: np.ndarray) -> None:
+        try:
+            self._queue.put_nowait(block)
+        except queue.Full:
+            self.dropped += 1
+
+    def get(self, timeout: float) -> np.ndarray | None:
+        try:
+            return self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+
 class Microphone:
     """A sounddevice input stream at the device's native rate, resampled to 16 kHz.
 
-    The PortAudio callback only copies into a bounded queue; resampling happens in the reader's
-    thread. Overflows (audio PortAudio lost) and blocks dropped on a full queue are counted and logged.
+    The PortAudio callback only copies into a BlockQueue; resampling happens in the reader's thread.
+    Overflows (audio PortAudio lost) and blocks dropped on a full queue are counted and logged.
     """
 
     def __init__(self, device: int | str | None = None, sample_rate: int = 16000,
@@ -171,19 +193,19 @@ class Microphone:
         self.rate_in = int(self.info["rate"])
         self.sample_rate = sample_rate
         self.block_in = int(self.rate_in * block_ms / 1000)
-        self.queue: queue.Queue[np.ndarray] = queue.Queue(maxsize=queue_blocks)
+        self.queue = BlockQueue(queue_blocks)
         self.overflows = 0
-        self.dropped = 0
         self._resampler = soxr.ResampleStream(self.rate_in, sample_rate, 1, dtype="float32", quality="HQ")
         self._stream = None
+
+    @property
+    def dropped(self) -> int:
+        return self.queue.dropped
 
     def _callback(self, indata, frames, time, status) -> None:
         if status.input_overflow:
             self.overflows += 1
-        try:
-            self.queue.put_nowait(indata[:, 0].copy())
-        except queue.Full:
-            self.dropped += 1
+        self.queue.put(indata[:, 0].copy())
 
     def __enter__(self) -> Microphone:
         sd = _sounddevice()
@@ -198,20 +220,44 @@ class Microphone:
 
     def __exit__(self, *exc) -> None:
         if self._stream is not None:
-            self._stream.stop()
-            self._stream.close()
+            try:
+                self._stream.stop()
+                self._stream.close()
+            except Exception as e:  # a device that vanished may fail to close; it is gone either way
+                log.warning("closing input device %r: %s", self.info["name"], e)
         if self.overflows or self.dropped:
             log.warning("microphone: %d input overflows, %d blocks dropped", self.overflows, self.dropped)
 
     def blocks(self, timeout: float = 2.0) -> Iterator[np.ndarray]:
-        """16 kHz mono blocks, forever (until the stream stops delivering)."""
+        """16 kHz mono blocks, until the stream stops delivering (then AudioError)."""
         seen_overflows = 0
         while True:
-            try:
-                block = self.queue.get(timeout=timeout)
-            except queue.Empty:
-                raise AudioError(f"input device {self.info['name']!r} stopped delivering audio") from None
+            block = self.queue.get(timeout)
+            if block is None:
+                raise AudioError(f"input device {self.info['name']!r} stopped delivering audio")
             if self.overflows != seen_overflows:
                 log.warning("microphone: input overflow (%d so far)", self.overflows)
                 seen_overflows = self.overflows
             yield self._resampler.resample_chunk(block)
+
+
+class FileSource:
+    """A file as a listening source, optionally paced at real time (as a microphone would deliver it)."""
+
+    def __init__(self, path: str | Path, sample_rate: int = 16000, block_ms: float = 20.0, realtime: bool = False):
+        self.path, self.sample_rate, self.realtime = Path(path), sample_rate, realtime
+        self.block = int(sample_rate * block_ms / 1000)
+
+    def __enter__(self) -> FileSource:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def blocks(self) -> Iterator[np.ndarray]:
+        start, delivered = time.monotonic(), 0
+        for block in file_blocks(self.path, self.block, self.sample_rate):
+            if self.realtime:
+                time.sleep(max(0.0, start + delivered / self.sample_rate - time.monotonic()))
+            delivered += len(block)
+            yield block

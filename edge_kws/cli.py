@@ -79,7 +79,8 @@ def cmd_eval(args) -> int:
 
 
 def cmd_listen(args) -> int:
-    from .audio import Microphone, file_blocks, list_input_devices
+    from .audio import FileSource, Microphone, list_input_devices
+    from .listener import Listener
     from .spotter import Spotter
 
     if args.list_devices:
@@ -89,23 +90,28 @@ def cmd_listen(args) -> int:
     if bool(args.input) == bool(args.mic):
         raise ValueError("listen: give exactly one of --input FILE.wav or --mic")
     spotter = Spotter(args.model, threshold=args.threshold, stride_frames=args.stride, num_threads=args.threads)
-
-    def emit(event) -> None:
-        print(json.dumps(event.to_dict()), flush=True)
-
-    block = int(spotter.manifest.frontend.sample_rate * args.block_ms / 1000)
+    rate = spotter.manifest.frontend.sample_rate
     if args.input:
-        for event in spotter.run(file_blocks(args.input, block, spotter.manifest.frontend.sample_rate)):
-            emit(event)
-        return 0
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    with Microphone(args.device, spotter.manifest.frontend.sample_rate, args.block_ms) as mic:
-        try:
-            for event in spotter.run(mic.blocks()):
-                emit(event)
-        except KeyboardInterrupt:
-            pass
+        listener = Listener(spotter, lambda: FileSource(args.input, rate, args.block_ms, args.realtime))
+    else:
+        listener = Listener(spotter, lambda: Microphone(args.device, rate, args.block_ms), retry=True)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: listener.stop())
+    listener.run(lambda event: print(json.dumps(event.to_dict()), flush=True))
+    if listener.stopped:
+        log.info("stopped by signal after %d detection(s)", listener.detections)
     return 0
+
+
+def cmd_soak(args) -> int:
+    from .soak import plot_rss, soak
+    report = soak(args.hours, args.model, speed=args.speed, loop=args.input, seed=args.seed)
+    summary = {k: v for k, v in report.to_dict().items() if k != "rss_mb"}
+    if args.json:
+        atomic_write_text(args.json, json.dumps(report.to_dict(), indent=1) + "\n")
+        plot_rss(report, Path(args.json).with_suffix(".png"))
+    print(json.dumps(summary))
+    return 0 if report.dropped == 0 else 3
 
 
 def cmd_later(args) -> int:
@@ -172,8 +178,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--threshold", type=float, help="one threshold for every keyword (overrides the manifest)")
     s.add_argument("--stride", type=int, default=2, help="run the model every N frames")
     s.add_argument("--block-ms", type=float, default=20.0, help="audio block size")
+    s.add_argument("--realtime", action="store_true", help="with --input: deliver the file at real-time pace")
     s.add_argument("--threads", type=int)
     s.set_defaults(func=cmd_listen)
+
+    s = sub.add_parser("soak", help="stream hours of generated audio through the live loop, faster than real time")
+    s.add_argument("--hours", type=float, default=1.0, help="hours of audio")
+    s.add_argument("--speed", type=float, default=20.0, help="delivery rate, in multiples of real time")
+    s.add_argument("--model", help=model_help)
+    s.add_argument("--input", help="audio file looped into the generated background (e.g. examples/commands.wav)")
+    s.add_argument("--json", help="write the report, with RSS over time, here (and an RSS plot PNG beside it)")
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(func=cmd_soak)
 
     for name, text in LATER.items():
         s = sub.add_parser(name, help=f"{text} (not available yet)")
