@@ -188,9 +188,9 @@ class Microphone:
     """
 
     def __init__(self, device: int | str | None = None, sample_rate: int = 16000,
-                 block_ms: float = 20.0, queue_blocks: int = 500):
+                 block_ms: float = 20.0, queue_blocks: int = 500, capture_rate: int = 0):
         self.info = find_input_device(device)
-        self.rate_in = int(self.info["rate"])
+        self.rate_in = capture_rate or int(self.info["rate"])
         self.sample_rate = sample_rate
         self.block_in = int(self.rate_in * block_ms / 1000)
         self.queue = BlockQueue(queue_blocks)

@@ -6,6 +6,7 @@ import argparse
 import importlib
 import json
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -79,6 +80,8 @@ def cmd_eval(args) -> int:
 
 
 def cmd_listen(args) -> int:
+    from . import device_config
+    from .actions import Actions
     from .audio import FileSource, Microphone, list_input_devices
     from .listener import Listener
     from .spotter import Spotter
@@ -89,17 +92,62 @@ def cmd_listen(args) -> int:
         return 0
     if bool(args.input) == bool(args.mic):
         raise ValueError("listen: give exactly one of --input FILE.wav or --mic")
-    spotter = Spotter(args.model, threshold=args.threshold, stride_frames=args.stride, num_threads=args.threads)
+    cfg = device_config.load(args.config)
+    logging.getLogger().setLevel(min(logging.getLogger().level, device_config.log_level(cfg)))
+    spotter = Spotter(args.model or cfg.bundle, detector=cfg.detector, threshold=args.threshold,
+                      stride_frames=args.stride, num_threads=args.threads)
     rate = spotter.manifest.frontend.sample_rate
+    block_ms = cfg.audio.block_ms
     if args.input:
-        listener = Listener(spotter, lambda: FileSource(args.input, rate, args.block_ms, args.realtime))
+        listener = Listener(spotter, lambda: FileSource(args.input, rate, block_ms, args.realtime))
     else:
-        listener = Listener(spotter, lambda: Microphone(args.device, rate, args.block_ms), retry=True)
+        device = args.device if args.device is not None else (cfg.audio.device or None)
+        listener = Listener(spotter, lambda: Microphone(device, rate, block_ms, capture_rate=cfg.audio.rate),
+                            retry=True)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: listener.stop())
-    listener.run(lambda event: print(json.dumps(event.to_dict()), flush=True))
+    actions = Actions(cfg.actions)
+
+    def on_detect(event) -> None:
+        print(json.dumps(event.to_dict()), flush=True)
+        actions(event)
+
+    listener.run(on_detect)
+    actions.wait()
     if listener.stopped:
         log.info("stopped by signal after %d detection(s)", listener.detections)
+    return 0
+
+
+def cmd_config(args) -> int:
+    from . import device_config
+    path = Path(args.path)
+    if args.init:
+        if path.exists() and not args.force:
+            raise ValueError(f"{path}: exists; use --force to overwrite it")
+        atomic_write_text(path, device_config.template())
+        print(f"wrote {path}")
+        return 0
+    cfg = device_config.load(path)
+    for line in cfg.check(str(path)):
+        print(line)
+    print(f"{path}: ok")
+    return 0
+
+
+def cmd_install_service(args) -> int:
+    from .service import UNIT_PATH, default_user, render_unit
+    if not Path(args.config).is_file():
+        raise FileNotFoundError(f"{args.config}: no settings file; make one first: edge-kws config --init {args.config}")
+    unit = render_unit(args.config, args.user or default_user())
+    output = args.output or (str(UNIT_PATH) if os.geteuid() == 0 else "-")
+    if output == "-":
+        print(unit, end="")
+        log.info("not root: printed the unit; install it with: sudo edge-kws install-service --user %s",
+                 args.user or default_user())
+        return 0
+    atomic_write_text(output, unit)
+    print(f"wrote {output}; start it with: sudo systemctl daemon-reload && sudo systemctl enable --now edge-kws")
     return 0
 
 
@@ -179,8 +227,23 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--stride", type=int, default=2, help="run the model every N frames")
     s.add_argument("--block-ms", type=float, default=20.0, help="audio block size")
     s.add_argument("--realtime", action="store_true", help="with --input: deliver the file at real-time pace")
+    s.add_argument("--config", help="device settings (default ./edge-kws.toml if present); flags override it")
     s.add_argument("--threads", type=int)
     s.set_defaults(func=cmd_listen)
+
+    s = sub.add_parser("config", help="write or check the device settings file (edge-kws.toml)")
+    what = s.add_mutually_exclusive_group(required=True)
+    what.add_argument("--init", action="store_true", help="write a commented default settings file")
+    what.add_argument("--check", action="store_true", help="validate the file against its model")
+    s.add_argument("path", nargs="?", default="edge-kws.toml")
+    s.add_argument("--force", action="store_true", help="with --init: overwrite an existing file")
+    s.set_defaults(func=cmd_config)
+
+    s = sub.add_parser("install-service", help="write a systemd unit that runs 'listen --mic' at boot")
+    s.add_argument("--config", default="edge-kws.toml", help="device settings file the service uses")
+    s.add_argument("--user", help="user the service runs as (default: the user who ran sudo)")
+    s.add_argument("--output", help=f"where to write the unit; '-' prints it (default: {'/etc/systemd/system/edge-kws.service'} as root)")
+    s.set_defaults(func=cmd_install_service)
 
     s = sub.add_parser("soak", help="stream hours of generated audio through the live loop, faster than real time")
     s.add_argument("--hours", type=float, default=1.0, help="hours of audio")
@@ -206,6 +269,10 @@ def main(argv: list[str] | None = None) -> int:
     except USER_ERRORS as e:
         print(f"edge-kws {args.command}: error: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        hint = "; run the same command again to resume from the last epoch" if args.command == "train" else ""
+        print(f"edge-kws {args.command}: interrupted{hint}", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .bundle import read_bundle
-from .detector import Detection, Detector, DetectorConfig
+from .detector import Detection, Detector
 from .frontend import StreamingFrontend
 from .runtime import Classifier
 
@@ -21,7 +21,7 @@ class Spotter:
     that much audio has arrived the window is filled with the features of silence.
     """
 
-    def __init__(self, bundle: str | Path | None = None, detector: DetectorConfig | None = None,
+    def __init__(self, bundle: str | Path | None = None, detector: dict | None = None,
                  threshold: float | None = None, stride_frames: int = 1, num_threads: int | None = None):
         manifest, model = read_bundle(bundle)
         self.manifest = manifest
@@ -32,7 +32,7 @@ class Spotter:
         if stride_frames < 1:
             raise ValueError(f"stride: {stride_frames} frames; expected 1 or more")
         self.stride_frames = stride_frames
-        detector = detector or manifest.detector
+        detector = replace(manifest.detector, **(detector or {}))  # overrides of the manifest's settings
         if threshold is not None:  # one threshold for all keywords, replacing the per-keyword ones
             detector = replace(detector, threshold=threshold, thresholds={})
         self.detector = Detector(self.labels, detector, step_ms=fe.hop_ms * stride_frames)

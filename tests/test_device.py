@@ -1,0 +1,101 @@
+"""The device side: its settings file, actions, and the systemd unit."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from edge_kws import device_config
+from edge_kws.actions import Actions
+from edge_kws.config import ConfigError
+from edge_kws.detector import Detection
+from edge_kws.service import render_unit
+
+from .conftest import json_lines, run_cli
+
+
+def test_init_writes_a_commented_file_that_checks_ok(tmp_path):
+    path = tmp_path / "edge-kws.toml"
+    assert run_cli("config", "--init", str(path)).returncode == 0
+    assert path.read_text().startswith("#") and "[actions]" in path.read_text()
+    proc = run_cli("config", "--check", str(path))
+    assert proc.stdout.strip().endswith(": ok")
+    assert device_config.load(path) == device_config.DeviceConfig()
+    again = run_cli("config", "--init", str(path), check=False)
+    assert again.returncode == 1 and "--force" in again.stderr
+
+
+@pytest.mark.parametrize("text, named", [
+    ("colour = 3\n", "colour: unknown setting"),
+    ("log_level = \"LOUD\"\n", "log_level 'LOUD'"),
+    ("[audio]\nrate = -5\n", "rate -5"),
+    ("[detector]\nthreshhold = 0.5\n", "detector.threshhold"),
+    ("[detector]\nthreshold = 2.0\n", "threshold"),
+    ("[actions]\nyes = \"dance\"\n", "actions.yes = 'dance'"),
+    ("[actions]\nbanana = \"play\"\n", "banana"),
+    ("[player]\nvolume = 3\n", "volume"),
+    ("[player]\nmusic_dir = \"/no/such/folder\"\n", "music_dir"),
+    ("model = \"/no/such/bundle\"\n", "not a bundle"),
+])
+def test_check_names_the_key_the_value_and_what_is_allowed(tmp_path, text, named):
+    path = tmp_path / "edge-kws.toml"
+    path.write_text(text)
+    proc = run_cli("config", "--check", str(path), check=False)
+    assert proc.returncode == 1
+    assert named in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_missing_named_config_is_an_error_but_no_default_file_means_defaults(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert device_config.load() == device_config.DeviceConfig()
+    with pytest.raises(ConfigError, match="config --init"):
+        device_config.load(tmp_path / "other.toml")
+
+
+def test_listen_uses_the_config_thresholds_and_runs_shell_actions(tmp_path):
+    marker = tmp_path / "heard.txt"
+    path = tmp_path / "edge-kws.toml"
+    path.write_text(f'[actions]\nyes = "run: echo $EDGE_KWS_KEYWORD >> {marker}"\n')
+    example = os.path.join(os.path.dirname(__file__), "..", "examples", "commands.wav")
+    events = json_lines(run_cli("listen", "--input", example, "--config", str(path)).stdout)
+    assert "yes" in [e["keyword"] for e in events]
+    assert marker.read_text().split() == ["yes"] * [e["keyword"] for e in events].count("yes")
+    path.write_text("[detector]\nthreshold = 1.0\n")
+    assert json_lines(run_cli("listen", "--input", example, "--config", str(path)).stdout) == []
+
+
+class Recorder:
+    def __init__(self):
+        self.calls = []
+
+    def __getattr__(self, name):
+        return lambda: self.calls.append(name)
+
+
+def test_player_actions_follow_the_mapping():
+    player = Recorder()
+    actions = Actions(device_config.DEFAULT_ACTIONS, player)
+    for word in ["go", "up", "left", "stop", "house"]:
+        actions(Detection(t=0.0, keyword=word, score=0.9))
+    assert player.calls == ["play", "volume_up", "previous", "stop"]
+
+
+def test_unit_runs_listen_as_a_user_in_the_audio_group_and_verifies(tmp_path):
+    cfg = tmp_path / "edge-kws.toml"
+    cfg.write_text("")
+    unit = render_unit(cfg, "pi")
+    assert "User=pi" in unit and "SupplementaryGroups=audio" in unit and "Restart=on-failure" in unit
+    assert f"listen --mic --config {cfg}" in unit and sys.executable in unit
+    if shutil.which("systemd-analyze"):
+        path = tmp_path / "edge-kws.service"
+        path.write_text(unit)
+        proc = subprocess.run(["systemd-analyze", "verify", str(path)], capture_output=True, text=True)
+        assert proc.returncode == 0 and "edge-kws.service" not in proc.stderr, proc.stderr
+
+
+def test_unit_refuses_root(tmp_path):
+    with pytest.raises(ValueError, match="must not run as root"):
+        render_unit(tmp_path / "x.toml", "root")
