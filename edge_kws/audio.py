@@ -126,7 +126,7 @@ def file_blocks(path: str | Path, block_samples: int, sample_rate: int = 16000) 
                 yield _check_samples(to_mono(block), path)
 
 
-def _sounddevice():
+def load_sounddevice():
     try:
         import sounddevice
     except OSError as e:  # The module imports PortAudio at import time.
@@ -136,7 +136,7 @@ def _sounddevice():
 
 
 def list_input_devices() -> list[dict]:
-    sd = _sounddevice()
+    sd = load_sounddevice()
     return [dict(index=i, name=d["name"], rate=d["default_samplerate"], channels=d["max_input_channels"])
             for i, d in enumerate(sd.query_devices()) if d["max_input_channels"] > 0]
 
@@ -147,7 +147,7 @@ def find_input_device(device: int | str | None) -> dict:
     if not devices:
         raise AudioError("no audio input device found (is a microphone connected?)")
     if device is None:
-        default = _sounddevice().default.device[0]
+        default = load_sounddevice().default.device[0]
         return next((d for d in devices if d["index"] == default), devices[0])
     if isinstance(device, int) or str(device).isdigit():
         match = [d for d in devices if d["index"] == int(device)]
@@ -208,7 +208,7 @@ class Microphone:
         self.queue.put(indata[:, 0].copy())
 
     def __enter__(self) -> Microphone:
-        sd = _sounddevice()
+        sd = load_sounddevice()
         try:
             self._stream = sd.InputStream(device=self.info["index"], channels=1, samplerate=self.rate_in,
                                           blocksize=self.block_in, dtype="float32", callback=self._callback)

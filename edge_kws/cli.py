@@ -152,8 +152,9 @@ def cmd_install_service(args) -> int:
 
 
 def cmd_soak(args) -> int:
+    from .data import COMMANDS_WAV
     from .soak import plot_rss, soak
-    report = soak(args.hours, args.model, speed=args.speed, loop=args.input, seed=args.seed)
+    report = soak(args.hours, args.model, speed=args.speed, loop=args.input or COMMANDS_WAV, seed=args.seed)
     summary = {k: v for k, v in report.to_dict().items() if k != "rss_mb"}
     if args.json:
         atomic_write_text(args.json, json.dumps(report.to_dict(), indent=1) + "\n")
@@ -249,7 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--hours", type=float, default=1.0, help="hours of audio")
     s.add_argument("--speed", type=float, default=20.0, help="delivery rate, in multiples of real time")
     s.add_argument("--model", help=model_help)
-    s.add_argument("--input", help="audio file looped into the generated background (e.g. examples/commands.wav)")
+    s.add_argument("--input", help="audio file looped into the generated background (default: the packaged spoken commands)")
     s.add_argument("--json", help="write the report, with RSS over time, here (and an RSS plot PNG beside it)")
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=cmd_soak)

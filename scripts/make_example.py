@@ -1,5 +1,5 @@
-"""Writes examples/commands.wav: spoken commands by voices the default model was not trained on,
-over quiet pink noise and hum, and examples/commands.json with when each word starts."""
+"""Writes edge_kws/data/commands.wav: spoken commands by voices the default model was not trained on,
+over quiet pink noise and hum, and commands.json beside it with when each word starts."""
 
 import json
 from pathlib import Path
@@ -10,7 +10,7 @@ from training.background import generated_background
 from training.synth import say_sequence, voices, write_wav
 
 WORDS = ["yes", "go", "up", "stop", "left", "down", "right", "no", "on", "off"]
-out = Path(__file__).resolve().parent.parent / "examples"
+out = Path(__file__).resolve().parent.parent / "edge_kws" / "data"
 out.mkdir(exist_ok=True)
 rng = np.random.default_rng(2026)
 speech, said = say_sequence(WORDS, voices(12, seed=2026, flite=False), rng)

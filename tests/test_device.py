@@ -1,7 +1,6 @@
 """The device side: its settings file, actions, and the systemd unit."""
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -11,6 +10,7 @@ import pytest
 from edge_kws import device_config
 from edge_kws.actions import Actions
 from edge_kws.config import ConfigError
+from edge_kws.data import COMMANDS_WAV
 from edge_kws.detector import Detection
 from edge_kws.service import render_unit
 
@@ -59,7 +59,7 @@ def test_listen_uses_the_config_thresholds_and_runs_shell_actions(tmp_path):
     marker = tmp_path / "heard.txt"
     path = tmp_path / "edge-kws.toml"
     path.write_text(f'[actions]\nyes = "run: echo $EDGE_KWS_KEYWORD >> {marker}"\n')
-    example = os.path.join(os.path.dirname(__file__), "..", "examples", "commands.wav")
+    example = str(COMMANDS_WAV)
     events = json_lines(run_cli("listen", "--input", example, "--config", str(path)).stdout)
     assert "yes" in [e["keyword"] for e in events]
     assert marker.read_text().split() == ["yes"] * [e["keyword"] for e in events].count("yes")

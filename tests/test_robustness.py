@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from edge_kws.audio import AudioError, FileSource, read_audio
 from edge_kws.bundle import BundleError, Manifest
+from edge_kws.data import COMMANDS_WAV
 from edge_kws.config import ConfigError
 from edge_kws.listener import Backoff, Listener
 from edge_kws.soak import soak
@@ -136,11 +137,7 @@ def test_device_faults_are_retried_with_growing_pauses(tmp_path, caplog, monkeyp
 
 
 def test_sigterm_stops_listening_cleanly_with_events_flushed(tmp_path):
-    wav = str(tmp_path / "long.wav")
-    import shutil
-    from pathlib import Path
-    examples = Path(__file__).resolve().parent.parent / "examples" / "commands.wav"
-    shutil.copy(examples, wav)
+    wav = str(COMMANDS_WAV)
     proc = subprocess.Popen([sys.executable, "-m", "edge_kws.cli", "listen", "--input", wav, "--realtime"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
     first = proc.stdout.readline()  # the first command is said at 1 s
