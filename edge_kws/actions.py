@@ -45,3 +45,24 @@ class Actions:
                 p.wait(timeout)
             except subprocess.TimeoutExpired:
                 log.warning("command still running at shutdown: %s", p.args)
+
+
+class Ducker:
+    """Lowers the music while a command seems to be starting, so the microphone hears the speaker
+    over the speaker: any keyword's posterior above `threshold` ducks, `release_ms` of quiet restores."""
+
+    def __init__(self, player, labels: list[str], threshold: float = 0.3, release_ms: float = 1500.0):
+        self.player = player
+        self.keyword_idx = [i for i, label in enumerate(labels) if not label.startswith("_")]
+        self.threshold, self.release_s = threshold, release_ms / 1000
+        self.ducked, self.last_active = False, -float("inf")
+
+    def update(self, t: float, probs) -> None:
+        if max(probs[i] for i in self.keyword_idx) > self.threshold:
+            self.last_active = t
+            if not self.ducked:
+                self.player.duck(True)
+                self.ducked = True
+        elif self.ducked and t - self.last_active > self.release_s:
+            self.player.duck(False)
+            self.ducked = False

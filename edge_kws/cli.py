@@ -97,7 +97,7 @@ def cmd_listen(args) -> int:
     spotter = Spotter(args.model or cfg.bundle, detector=cfg.detector, threshold=args.threshold,
                       stride_frames=args.stride, num_threads=args.threads)
     rate = spotter.manifest.frontend.sample_rate
-    block_ms = cfg.audio.block_ms
+    block_ms = args.block_ms or cfg.audio.block_ms
     if args.input:
         listener = Listener(spotter, lambda: FileSource(args.input, rate, block_ms, args.realtime))
     else:
@@ -106,16 +106,100 @@ def cmd_listen(args) -> int:
                             retry=True)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: listener.stop())
-    actions = Actions(cfg.actions)
+    player = output = on_block = None
+    if args.play:
+        from .actions import Ducker
+        from .player import Player
+        player = Player(cfg.player)
+        output = player.open_output()
+        ducker = Ducker(player, spotter.labels)
+        on_block = lambda: ducker.update(spotter.time, spotter.last_probs)  # noqa: E731
+    actions = Actions(cfg.actions, player)
 
     def on_detect(event) -> None:
         print(json.dumps(event.to_dict()), flush=True)
         actions(event)
 
-    listener.run(on_detect)
-    actions.wait()
+    try:
+        listener.run(on_detect, on_block)
+    finally:
+        actions.wait()
+        if output is not None:
+            output.stop()
+            output.close()
+            if player.underflows:
+                log.warning("player: %d output underflows", player.underflows)
     if listener.stopped:
         log.info("stopped by signal after %d detection(s)", listener.detections)
+    return 0
+
+
+def cmd_play(args) -> int:
+    from dataclasses import replace
+
+    from . import device_config, lofi
+    from .player import Player
+    cfg = device_config.load(args.config)
+    player_cfg = replace(cfg.player, **{k: v for k, v in (("music_dir", args.music), ("lofi_amount", args.lofi),
+                                                          ("volume", args.volume)) if v is not None})
+    if args.track is not None:
+        track = lofi.compose(lofi.TrackSpec(seed=args.track, bars=player_cfg.generated_bars,
+                                            sample_rate=player_cfg.sample_rate))
+        if args.midi:
+            lofi.write_midi(track, args.midi)
+        if args.out:
+            lofi.write_wav(track, args.out, lofi=player_cfg.lofi_amount)
+        print(json.dumps({"track": track.name, "bpm": round(track.bpm, 1), "key": track.key,
+                          "seconds": round(track.seconds, 1), "wav": args.out, "midi": args.midi}))
+        if args.out or args.midi:
+            return 0
+        player = Player(player_cfg, tracks=[lofi.TrackSpec(seed=args.track, bars=player_cfg.generated_bars,
+                                                           sample_rate=player_cfg.sample_rate)])
+    else:
+        player = Player(player_cfg)
+    player.play()
+    if args.out:
+        import numpy as np
+        from pedalboard.io import AudioFile
+        n = int(args.seconds * player_cfg.sample_rate)
+        blocks = [player.render(player_cfg.block_size) for _ in range(-(-n // player_cfg.block_size))]
+        with AudioFile(args.out, "w", samplerate=player_cfg.sample_rate, num_channels=player_cfg.channels) as f:
+            f.write(np.concatenate(blocks, axis=1)[:, :n])
+        print(json.dumps({"wav": args.out, "seconds": args.seconds, "tracks": [t.name for t in player.tracks]}))
+        return 0
+    import threading
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: done.set())
+    stream = player.open_output(args.device)
+    try:
+        while not done.wait(0.5):
+            if player.state.status == "stopped":
+                break
+    finally:
+        stream.stop()
+        stream.close()
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .demo import Room, run_demo
+    from .player import Player
+    from .spotter import Spotter
+    if args.live:
+        options = {"--model": args.model, "--config": args.config, "--device": args.device}
+        return main(["listen", "--mic", "--play", *(x for k, v in options.items() if v for x in (k, v))])
+    from . import device_config
+    cfg = device_config.load(args.config)
+    spotter = Spotter(args.model or cfg.bundle, detector=cfg.detector, stride_frames=2)
+    summary = run_demo(args.out, spotter, Player(cfg.player), Room(),
+                       cancel_echo=not args.no_echo_cancel, duck=not args.no_duck)
+    for c in summary["per_command"]:
+        print(f"  {c['start']:5.1f} s  {c['word']:<6} {'recognised' if c['recognised'] else 'missed'}")
+    print(f"recognised {summary['recognised']} of {summary['said']} commands over the device's own music; "
+          f"{summary['false_or_wrong']} other detections; keyword-to-playback latency "
+          f"{summary['latency_ms_mean']} ms mean, {summary['latency_ms_max']} ms max")
+    print(f"wrote {args.out}/out.wav, events.jsonl, timeline.png, summary.json")
     return 0
 
 
@@ -171,8 +255,6 @@ def cmd_later(args) -> int:
 
 LATER = {
     "bench": "latency and CPU benchmark against peers",
-    "demo": "voice-controlled lo-fi demo",
-    "play": "the lo-fi music player",
 }
 
 
@@ -226,11 +308,34 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--list-devices", action="store_true", help="list input devices and exit")
     s.add_argument("--threshold", type=float, help="one threshold for every keyword (overrides the manifest)")
     s.add_argument("--stride", type=int, default=2, help="run the model every N frames")
-    s.add_argument("--block-ms", type=float, default=20.0, help="audio block size")
+    s.add_argument("--block-ms", type=float, help="audio block size (default: the config's, 20 ms)")
     s.add_argument("--realtime", action="store_true", help="with --input: deliver the file at real-time pace")
     s.add_argument("--config", help="device settings (default ./edge-kws.toml if present); flags override it")
+    s.add_argument("--play", action="store_true", help="voice-control the lo-fi player (needs an output device)")
     s.add_argument("--threads", type=int)
     s.set_defaults(func=cmd_listen)
+
+    s = sub.add_parser("play", help="the lo-fi player: play music or generated lo-fi, or render it to files")
+    s.add_argument("--music", help="folder of wav/flac/mp3/ogg (default: the config's, else generated lo-fi)")
+    s.add_argument("--track", type=int, help="one generated lo-fi track: its seed")
+    s.add_argument("--out", help="render to this WAV instead of playing (with --track: the whole track)")
+    s.add_argument("--midi", help="with --track: also write the track as a MIDI file")
+    s.add_argument("--seconds", type=float, default=30.0, help="with --out and no --track: how much to render")
+    s.add_argument("--lofi", type=float, help="lo-fi amount 0..1")
+    s.add_argument("--volume", type=float, help="volume 0..1")
+    s.add_argument("--device", help="output device index or name")
+    s.add_argument("--config", help="device settings file (its [player] table)")
+    s.set_defaults(func=cmd_play)
+
+    s = sub.add_parser("demo", help="spoken commands over the device's own music, end to end, no audio devices")
+    s.add_argument("--out", default="demo", help="folder for out.wav, events.jsonl, timeline.png")
+    s.add_argument("--model", help=model_help)
+    s.add_argument("--config", help="device settings file")
+    s.add_argument("--no-echo-cancel", action="store_true", help="feed the microphone signal as it is")
+    s.add_argument("--no-duck", action="store_true", help="do not lower the music while a command is heard")
+    s.add_argument("--live", action="store_true", help="for real: microphone in, speaker out (listen --mic --play)")
+    s.add_argument("--device", help="with --live: input device index or name")
+    s.set_defaults(func=cmd_demo)
 
     s = sub.add_parser("config", help="write or check the device settings file (edge-kws.toml)")
     what = s.add_mutually_exclusive_group(required=True)

@@ -46,7 +46,8 @@ class Listener:
     def stopped(self) -> bool:
         return self._stop.is_set()
 
-    def run(self, on_detect: Callable[[Detection], None]) -> None:
+    def run(self, on_detect: Callable[[Detection], None], on_block: Callable[[], None] | None = None) -> None:
+        """Until the source ends or `stop()`; `on_block` is called after every block (e.g. to duck music)."""
         delay = self.backoff.first_s
         while not self._stop.is_set():
             try:
@@ -56,6 +57,8 @@ class Listener:
                         for event in self.spotter.process(block):
                             self.detections += 1
                             on_detect(event)
+                        if on_block is not None:
+                            on_block()
                         if self._stop.is_set():
                             return
                 return  # the source ended: a file was read to its end

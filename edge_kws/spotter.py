@@ -63,6 +63,12 @@ class Spotter:
                 events.append(event)
         return events
 
+    @property
+    def time(self) -> float:
+        """Seconds of audio that have completed frames so far."""
+        fe = self.frontend.config
+        return (self.frontend.frames_emitted * fe.hop_samples + fe.window_samples - fe.hop_samples) / fe.sample_rate
+
     def run(self, blocks: Iterable[np.ndarray]) -> Iterator[Detection]:
         for block in blocks:
             yield from self.process(block)

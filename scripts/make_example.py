@@ -1,5 +1,5 @@
 """Writes edge_kws/data/commands.wav: spoken commands by voices the default model was not trained on,
-over quiet pink noise and hum, and commands.json beside it with when each word starts."""
+over quiet pink noise and hum, and commands.json beside it with when each word starts and ends."""
 
 import json
 from pathlib import Path
@@ -17,5 +17,5 @@ speech, said = say_sequence(WORDS, voices(12, seed=2026, flite=False), rng)
 white, pink, brown, hum = generated_background(16000, seed=7, seconds=len(speech) / 16000)
 audio = np.clip(speech + 0.03 * (pink + hum), -1, 1).astype(np.float32)
 write_wav(out / "commands.wav", audio, 16000)
-(out / "commands.json").write_text(json.dumps([{"t": t, "word": w} for t, w in said], indent=1) + "\n")
+(out / "commands.json").write_text(json.dumps([{"t": t, "end": end, "word": w} for t, end, w in said], indent=1) + "\n")
 print(json.dumps(said))

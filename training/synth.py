@@ -146,12 +146,13 @@ def synthesize(words: list[str], out: str | Path, voice_list: list[Voice], seed:
 def say_sequence(words: list[str], voice_list: list[Voice], rng: np.random.Generator, sample_rate: int = 16000,
                  gap_s: float = 1.5) -> tuple[np.ndarray, list[tuple[float, str]]]:
     """The words spoken one after another, each by a random voice, `gap_s` apart; returns the audio
-    and (start time, word) for each."""
+    and (start, end, word) for each, in seconds."""
     parts, said, t = [np.zeros(int(sample_rate * gap_s / 2), np.float32)], [], gap_s / 2
     for word in words:
         speech = place(speak(word, voice_list[rng.integers(len(voice_list))], sample_rate),
                        int(sample_rate * gap_s), rng)
-        said.append((round(t + np.flatnonzero(speech)[0] / sample_rate, 3), word))
+        voiced = np.flatnonzero(speech)
+        said.append((round(t + voiced[0] / sample_rate, 3), round(t + (voiced[-1] + 1) / sample_rate, 3), word))
         parts.append(speech)
         t += gap_s
     parts.append(np.zeros(int(sample_rate * gap_s / 2), np.float32))

@@ -4,4 +4,4 @@ trained on (scripts/make_example.py), for the demo, the soak test and a first `l
 from pathlib import Path
 
 COMMANDS_WAV = Path(__file__).parent / "commands.wav"
-COMMANDS_JSON = Path(__file__).parent / "commands.json"  # [{"t": onset seconds, "word": ...}]
+COMMANDS_JSON = Path(__file__).parent / "commands.json"  # [{"t": start s, "end": end s, "word": ...}]
