@@ -191,6 +191,13 @@ def cmd_demo(args) -> int:
         return main(["listen", "--mic", "--play", *(x for k, v in options.items() if v for x in (k, v))])
     from . import device_config
     cfg = device_config.load(args.config)
+    if args.measure:
+        from .demo import measure_music
+        rows = measure_music(args.model or cfg.bundle, cfg.player, minutes=args.minutes)
+        atomic_write_text(Path(args.out) / "music.json", json.dumps(rows, indent=1) + "\n")
+        for row in rows:
+            print(json.dumps(row))
+        return 0
     spotter = Spotter(args.model or cfg.bundle, detector=cfg.detector, stride_frames=2)
     summary = run_demo(args.out, spotter, Player(cfg.player), Room(),
                        cancel_echo=not args.no_echo_cancel, duck=not args.no_duck)
@@ -334,6 +341,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-echo-cancel", action="store_true", help="feed the microphone signal as it is")
     s.add_argument("--no-duck", action="store_true", help="do not lower the music while a command is heard")
     s.add_argument("--live", action="store_true", help="for real: microphone in, speaker out (listen --mic --play)")
+    s.add_argument("--measure", action="store_true",
+                   help="false accepts per hour and hit rate with the music playing, with and without "
+                        "echo cancellation and ducking (writes music.json)")
+    s.add_argument("--minutes", type=float, default=10.0, help="with --measure: minutes of music")
     s.add_argument("--device", help="with --live: input device index or name")
     s.set_defaults(func=cmd_demo)
 

@@ -211,3 +211,34 @@ def run_demo(out: str | Path, spotter, player: Player, room: Room | None = None,
     summary["echo_cancellation"], summary["ducking"] = cancel_echo, duck
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=1) + "\n")
     return summary
+
+
+def measure_music(bundle, player_config, minutes: float = 10.0, repeats: int = 3, room: Room | None = None) -> list[dict]:
+    """False accepts per hour with the device's own music as the only sound, and the share of the ten
+    commands recognised over that music, with and without echo cancellation and ducking. Detections
+    do not act on the player here, so the music plays throughout (the hardest case)."""
+    from .spotter import Spotter
+
+    room = room or Room()
+    rate = 16000
+    words = json.loads(COMMANDS_JSON.read_text())
+    script = [(w["word"], 1.0 + 4.0 * (i + len(words) * r)) for r in range(repeats) for i, w in enumerate(words)]
+    commands, said = script_audio(script, script[-1][1] + 4.0, room.speech_db, rate)
+    rows = []
+    for cancel_echo, duck in [(False, False), (False, True), (True, False), (True, True)]:
+        row = {"echo_cancellation": cancel_echo, "ducking": duck}
+        for name, speech in (("music", np.zeros(int(minutes * 60 * rate), np.float32)), ("commands", commands)):
+            player = Player(player_config)
+            player.play()
+            sim = simulate(Spotter(bundle, stride_frames=2), player, speech, room, cancel_echo, duck, actions={})
+            if name == "music":
+                row["music_at_spotter_dbfs"] = round(20 * np.log10(np.sqrt(np.mean(sim.mic ** 2)) + 1e-12), 1)
+                row["false_accepts"] = len(sim.events)
+                row["false_accepts_per_hour"] = round(len(sim.events) * 60 / minutes, 1)
+            else:
+                s = score(said, sim.events)
+                row["hit_rate"] = round(s["recognised"] / s["said"], 3)
+                row["false_or_wrong_during_commands"] = s["false_or_wrong"]
+        log.info("music test: %s", row)
+        rows.append(row)
+    return rows
