@@ -98,22 +98,28 @@ def cmd_listen(args) -> int:
                       stride_frames=args.stride, num_threads=args.threads)
     rate = spotter.manifest.frontend.sample_rate
     block_ms = args.block_ms or cfg.audio.block_ms
-    if args.input:
-        listener = Listener(spotter, lambda: FileSource(args.input, rate, block_ms, args.realtime))
-    else:
-        device = args.device if args.device is not None else (cfg.audio.device or None)
-        listener = Listener(spotter, lambda: Microphone(device, rate, block_ms, capture_rate=cfg.audio.rate),
-                            retry=True)
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: listener.stop())
+    device = args.device if args.device is not None else (cfg.audio.device or None)
     player = output = on_block = None
+
+    def open_source():
+        if args.input:
+            return FileSource(args.input, rate, block_ms, args.realtime)
+        microphone = Microphone(device, rate, block_ms, capture_rate=cfg.audio.rate)
+        # With the player on, the microphone hears it: subtract what we play before spotting.
+        return microphone if player is None else EchoCancelledSource(microphone, reference)
+
     if args.play:
         from .actions import Ducker
+        from .echo import EchoCancelledSource, PlaybackReference
         from .player import Player
         player = Player(cfg.player)
-        output = player.open_output()
+        reference = PlaybackReference(player.config.sample_rate, rate)
+        output = player.open_output(reference=reference.queue)
         ducker = Ducker(player, spotter.labels)
         on_block = lambda: ducker.update(spotter.time, spotter.last_probs)  # noqa: E731
+    listener = Listener(spotter, open_source, retry=bool(args.mic))
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: listener.stop())
     actions = Actions(cfg.actions, player)
 
     def on_detect(event) -> None:

@@ -12,6 +12,9 @@ import logging
 import math
 
 import numpy as np
+import soxr
+
+from .audio import BlockQueue
 
 log = logging.getLogger(__name__)
 
@@ -167,3 +170,44 @@ class EchoCanceller:
             log.debug("echo: background filter diverged (double talk?); reset from the foreground")
             self._weights[1] = self._weights[0]
             self._error_energy[1] = foreground
+
+
+class PlaybackReference:
+    """What the speaker played, as the canceller needs it: 16 kHz mono, handed over sample for sample
+    in step with the microphone. Blocks arrive from the output callback through a BlockQueue; the
+    capture and playback latencies then put each echo after its reference, within the filter's span."""
+
+    def __init__(self, playback_rate: int, sample_rate: int = 16000, queue_blocks: int = 500):
+        self.queue = BlockQueue(queue_blocks)
+        self._resampler = soxr.ResampleStream(playback_rate, sample_rate, 1, dtype="float32")
+        self._fifo = np.zeros(0, np.float32)
+
+    def take(self, n: int) -> np.ndarray:
+        """The next n reference samples; silence where the player has not delivered any."""
+        while len(self._fifo) < n and (block := self.queue.get(timeout=0)) is not None:
+            mono = block.mean(axis=0) if block.ndim == 2 else block
+            self._fifo = np.concatenate([self._fifo, self._resampler.resample_chunk(mono.astype(np.float32))])
+        out = np.zeros(n, np.float32)
+        got = min(n, len(self._fifo))
+        out[:got] = self._fifo[:got]
+        self._fifo = self._fifo[got:]
+        return out
+
+
+class EchoCancelledSource:
+    """Wraps a listening source (a Microphone) so its blocks arrive with the playback subtracted."""
+
+    def __init__(self, source, reference: PlaybackReference, canceller: EchoCanceller | None = None):
+        self.source, self.reference = source, reference
+        self.canceller = canceller or EchoCanceller()
+
+    def __enter__(self) -> EchoCancelledSource:
+        self.source.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.source.__exit__(*exc)
+
+    def blocks(self):
+        for block in self.source.blocks():
+            yield self.canceller.process(block, self.reference.take(len(block)))

@@ -473,8 +473,9 @@ class Player:
 
     # --- output device --------------------------------------------------------------------------------
 
-    def open_output(self, device: int | str | None = None):
-        """Start a sounddevice output stream that plays `render`; returns it (call .stop() and .close())."""
+    def open_output(self, device: int | str | None = None, reference=None):
+        """Start a sounddevice output stream that plays `render`; returns it (call .stop() and .close()).
+        `reference` (a BlockQueue) gets a copy of every block played, for the echo canceller."""
         sd = load_sounddevice()
         config = self.config
         name = "the default output device" if device is None else f"output device {device!r}"
@@ -482,7 +483,10 @@ class Player:
         def callback(outdata, frames, time, status) -> None:
             if status.output_underflow:
                 self.underflows += 1  # counted here, logged outside: no logging in the audio thread
-            outdata[:] = self.render(frames).T
+            block = self.render(frames)
+            outdata[:] = block.T
+            if reference is not None:
+                reference.put(block)
 
         try:
             stream = sd.OutputStream(device=device, channels=config.channels, samplerate=config.sample_rate,

@@ -43,7 +43,7 @@ def test_the_commands_effects_are_audible(demo):
         audio, rate = f.read(f.frames), f.samplerate
     go = next(e["t"] for e in events if e["action"] == "play")
     assert rms(audio[:, :int(0.9 * rate)]) < 1e-4          # nothing plays before "go" is said
-    assert rms(audio[:, int((go + 0.5) * rate):int((go + 3) * rate)]) > 0.01
+    assert rms(audio[:, int((go + 0.5) * rate):int((go + 3) * rate)]) > 1e-3   # music, if ducked
     stop = next((e["t"] for e in events if e["action"] == "stop"), None)
     if stop is not None:
         resume = next((w_t for w, w_t in SCRIPT if w_t > stop + 0.5), None)

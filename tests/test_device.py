@@ -1,6 +1,5 @@
 """The device side: its settings file, actions, and the systemd unit."""
 
-import json
 import shutil
 import subprocess
 import sys

@@ -5,7 +5,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge_kws.echo import EchoCanceller, room_impulse_response
+from edge_kws.audio import FileSource, resample, to_mono
+from edge_kws.demo import StreamingFir
+from edge_kws.echo import EchoCancelledSource, EchoCanceller, PlaybackReference, room_impulse_response
+from edge_kws.player import Player, PlayerConfig
+
+from .conftest import write_audio
 
 RATE = 16000
 
@@ -166,3 +171,22 @@ def test_impulse_response_decays_60_db_in_the_asked_rt60(rt60):
     slope = np.polyfit(np.flatnonzero(fit) / RATE, edc_db[fit], 1)[0]
     measured = -60 / slope
     assert abs(measured - rt60) <= 0.3 * rt60, f"asked RT60 {rt60} s, measured {measured:.3f} s"
+
+
+def test_microphone_source_with_the_players_echo_comes_out_cancelled(tmp_path):
+    """The live wiring: the output callback's blocks feed PlaybackReference; the microphone source,
+    wrapped in EchoCancelledSource, delivers blocks with the music subtracted."""
+    player = Player(PlayerConfig(generated_tracks=1, generated_bars=4))
+    player.play()
+    reference = PlaybackReference(44100, 16000, queue_blocks=2000)
+    played = [player.render(441) for _ in range(800)]  # 8 s, as the output callback would see it
+    for block in played:
+        reference.queue.put(block)
+    music = resample(to_mono(np.concatenate(played, axis=1)), 44100, 16000)
+    rir = room_impulse_response(16000, 0.3, 20.0, np.random.default_rng(1), direct_gain=0.3)
+    mic = StreamingFir(rir)(music) + 1e-4 * np.random.default_rng(2).standard_normal(len(music)).astype(np.float32)
+    wav = write_audio(tmp_path / "mic.wav", mic.astype(np.float32))
+    with EchoCancelledSource(FileSource(wav), reference) as source:
+        cleaned = np.concatenate(list(source.blocks()))
+    tail = slice(len(mic) // 2, len(mic))
+    assert 10 * np.log10(np.mean(mic[tail] ** 2) / np.mean(cleaned[tail] ** 2)) > 15
