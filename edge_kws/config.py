@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+import types
 import typing
 from pathlib import Path
 
@@ -16,6 +17,31 @@ else:
 
 class ConfigError(ValueError):
     pass
+
+
+def _matches(value, kind) -> bool:
+    """Whether a parsed TOML/JSON value fits a field's type hint (ints count as floats, not as bools)."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if kind is typing.Any:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, a) for a in args)
+    if kind is type(None):
+        return value is None
+    if kind is bool:
+        return isinstance(value, bool)
+    if kind in (int, float):
+        return isinstance(value, (int, float) if kind is float else int) and not isinstance(value, bool)
+    if origin is list or kind is list:
+        return isinstance(value, list) and (not args or all(_matches(v, args[0]) for v in value))
+    if origin is dict or kind is dict:
+        return isinstance(value, dict) and (not args or all(_matches(k, args[0]) and _matches(v, args[1])
+                                                            for k, v in value.items()))
+    return isinstance(value, kind) if isinstance(kind, type) else True
+
+
+def _describe(kind) -> str:
+    return getattr(kind, "__name__", None) or str(kind).replace("typing.", "")
 
 
 def from_dict(cls, d: dict, where: str = ""):
@@ -33,6 +59,8 @@ def from_dict(cls, d: dict, where: str = ""):
         kind = hints[name]
         if dataclasses.is_dataclass(kind):
             value = from_dict(kind, value, prefix + name)
+        elif not _matches(value, kind):
+            raise ConfigError(f"{prefix}{name}: expected {_describe(kind)}, got {value!r}")
         kwargs[name] = value
     try:
         return cls(**kwargs)

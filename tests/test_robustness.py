@@ -14,7 +14,9 @@ from hypothesis import strategies as st
 from edge_kws.audio import AudioError, FileSource, read_audio
 from edge_kws.bundle import BundleError, Manifest
 from edge_kws.data import COMMANDS_WAV
+from edge_kws import config
 from edge_kws.config import ConfigError
+from edge_kws.device_config import DeviceConfig
 from edge_kws.listener import Backoff, Listener
 from edge_kws.soak import soak
 from edge_kws.spotter import Spotter
@@ -106,6 +108,16 @@ def test_any_manifest_dict_is_accepted_or_refused_with_bundle_error(d):
 def test_any_config_dict_is_accepted_or_refused_with_config_error(d):
     try:
         TrainConfig.load(None, **d)
+    except ConfigError:
+        pass
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(st.sampled_from(["model", "log_level", "audio", "detector", "actions", "player",
+                                        "other"]), json_values))
+def test_any_device_config_dict_is_accepted_or_refused_with_config_error(d):
+    try:
+        config.from_dict(DeviceConfig, d, "edge-kws.toml")
     except ConfigError:
         pass
 
