@@ -232,7 +232,7 @@ def measure_music(bundle, player_config, minutes: float = 10.0, repeats: int = 3
             player.play()
             sim = simulate(Spotter(bundle, stride_frames=2), player, speech, room, cancel_echo, duck, actions={})
             if name == "music":
-                row["music_at_spotter_dbfs"] = round(20 * np.log10(np.sqrt(np.mean(sim.mic ** 2)) + 1e-12), 1)
+                row["music_at_spotter_dbfs"] = round(float(20 * np.log10(np.sqrt(np.mean(sim.mic ** 2)) + 1e-12)), 1)
                 row["false_accepts"] = len(sim.events)
                 row["false_accepts_per_hour"] = round(len(sim.events) * 60 / minutes, 1)
             else:
