@@ -37,6 +37,14 @@ class TensorSpec:
 
 
 @dataclass
+class StreamingSpec:
+    """A stateful model: fed `step_frames` new frames per call, its recent inputs kept as state."""
+    step_frames: int
+    states: list[str]     # state inputs by name; their next values follow the probabilities among the outputs
+    window_frames: int    # frames after which the output equals the whole-window model's
+
+
+@dataclass
 class Manifest:
     labels: list[str]
     frontend: FrontendConfig
@@ -47,6 +55,7 @@ class Manifest:
     frontend_kind: str = "logmel"
     model_file: str = MODEL
     metrics: dict = field(default_factory=dict)
+    streaming: StreamingSpec | None = None  # None: the model sees the whole window at once
     format_version: int = FORMAT_VERSION
 
     @property
@@ -72,10 +81,17 @@ class Manifest:
         fe = self.frontend
         if self.frontend_kind != "logmel":
             raise BundleError(f"{where}: frontend_kind {self.frontend_kind!r} is not supported; expected 'logmel'")
-        expected_in = [1, fe.frames_per_clip, fe.n_mels]
+        if self.streaming is None:
+            expected_in, what = [1, fe.frames_per_clip, fe.n_mels], "1 x frames_per_clip x n_mels"
+        else:
+            expected_in, what = [1, self.streaming.step_frames, fe.n_mels], "1 x streaming.step_frames x n_mels"
+            step, window = self.streaming.step_frames, self.streaming.window_frames
+            if not (0 < step and 0 < window <= fe.frames_per_clip and window % step == 0):
+                raise BundleError(f"{where}: streaming.window_frames {window} must be a multiple of "
+                                  f"step_frames {step} within 1..{fe.frames_per_clip} (frames_per_clip)")
         if list(self.input.shape) != expected_in:
             raise BundleError(f"{where}: input shape {self.input.shape} does not match the frontend "
-                              f"({expected_in}: 1 x frames_per_clip x n_mels)")
+                              f"({expected_in}: {what})")
         if list(self.output.shape) != [1, len(self.labels)]:
             raise BundleError(f"{where}: output shape {self.output.shape} does not match "
                               f"{len(self.labels)} labels {self.labels}")

@@ -58,7 +58,8 @@ def cmd_train(args) -> int:
 
 def cmd_export(args) -> int:
     export = _training("firmware_export.export")
-    manifest = export.export(args.run, args.out, data=args.data, calibration=args.calibration)
+    manifest = export.export(args.run, args.out, data=args.data, calibration=args.calibration,
+                             streaming=not args.window)
     m = manifest.metrics
     print(f"validation accuracy on {m['validation_n']} clips: float {m['float_accuracy']:.4f}, "
           f"int8 {m['int8_accuracy']:.4f}; model {m['model_bytes']} bytes -> {args.out}")
@@ -302,6 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, type=Path, help="bundle folder to write")
     s.add_argument("--data", help="data folder, if not where the run was trained from")
     s.add_argument("--calibration", type=int, default=500, help="training clips used to calibrate int8")
+    s.add_argument("--window", action="store_true",
+                   help="export the whole-window model (re-run on every hop) instead of the streaming one")
     s.set_defaults(func=cmd_export)
 
     s = sub.add_parser("eval", help="accuracy of a bundle on a labelled folder, with the TFLite interpreter")

@@ -57,8 +57,9 @@ def from_dict(cls, d: dict, where: str = ""):
     kwargs = {}
     for name, value in d.items():
         kind = hints[name]
-        if dataclasses.is_dataclass(kind):
-            value = from_dict(kind, value, prefix + name)
+        inner = [k for k in typing.get_args(kind) if dataclasses.is_dataclass(k)]
+        if dataclasses.is_dataclass(kind) or (inner and isinstance(value, dict)):
+            value = from_dict(kind if dataclasses.is_dataclass(kind) else inner[0], value, prefix + name)
         elif not _matches(value, kind):
             raise ConfigError(f"{prefix}{name}: expected {_describe(kind)}, got {value!r}")
         kwargs[name] = value

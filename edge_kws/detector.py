@@ -49,14 +49,19 @@ class Detector:
         self.reset()
 
     def reset(self) -> None:
-        self.history: deque[np.ndarray] = deque(maxlen=self.window)
+        self.history: deque[np.ndarray] = deque()
+        self.total = np.zeros(len(self.labels))  # running sum of `history`, so smoothing costs O(labels)
         self.last_event_t = -np.inf
         self.held: int | None = None  # index (into keyword_idx) of the keyword still above threshold
 
     def update(self, probs: np.ndarray, t: float) -> Detection | None:
         """Feed one posterior vector at audio time t (s); return an event or None."""
-        self.history.append(np.asarray(probs, np.float32))
-        smoothed = np.mean(self.history, axis=0)
+        probs = np.asarray(probs, np.float64)
+        self.history.append(probs)
+        self.total += probs
+        if len(self.history) > self.window:
+            self.total -= self.history.popleft()
+        smoothed = self.total / len(self.history)
         scores = smoothed[self.keyword_idx]
         # The classifier sees a whole clip, so a word stays in view long after it ends: re-arm only
         # once the keyword that fired has dropped below its threshold.

@@ -53,7 +53,12 @@ def _dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
 
 
 class Classifier:
-    """A bundle's model: float features in, class probabilities out, whatever the tensors' types."""
+    """A bundle's model: float features in, class probabilities out, whatever the tensors' types.
+
+    A whole-window model maps (frames_per_clip, n_mels) to probabilities in one call. A streaming
+    model (`manifest.streaming`) is fed `step_frames` new frames per `step` and keeps its state here,
+    int8 as the model produced it; `predict` on a whole window resets it and steps through the window.
+    """
 
     def __init__(self, manifest: Manifest, model: bytes, num_threads: int | None = None):
         self.manifest = manifest
@@ -62,15 +67,35 @@ class Classifier:
             self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as e:
             raise BundleError(f"{manifest.model_file}: not a usable TFLite model ({e})") from None
-        self.input = self.interpreter.get_input_details()[0]
-        self.output = self.interpreter.get_output_details()[0]
+        if manifest.streaming is None:
+            self.input = self.interpreter.get_input_details()[0]
+            self.output = self.interpreter.get_output_details()[0]
+            self.state_in, self.state_out = [], []
+        else:
+            self._bind_streaming_tensors()
         self._check_against_manifest()
         self.in_scale, self.in_zero = self.input["quantization"]
         self.out_scale, self.out_zero = self.output["quantization"]
+        self.reset()
 
     @classmethod
     def from_bundle(cls, path=None, **kwargs) -> Classifier:
         return cls(*read_bundle(path), **kwargs)
+
+    def _bind_streaming_tensors(self) -> None:
+        where = self.manifest.model_file
+        try:
+            runner = self.interpreter.get_signature_runner()
+            inputs, outputs = runner.get_input_details(), runner.get_output_details()
+            self.input, self.output = inputs["frames"], outputs["output_0"]
+            self.state_in = [inputs[name] for name in self.manifest.streaming.states]
+            self.state_out = [outputs[f"output_{i + 1}"] for i in range(len(self.state_in))]
+        except (KeyError, ValueError) as e:
+            raise BundleError(f"{where}: not the streaming model its manifest describes (no tensor {e})") from None
+        for name, i, o in zip(self.manifest.streaming.states, self.state_in, self.state_out):
+            if list(i["shape"]) != list(o["shape"]) or i["quantization"] != o["quantization"]:
+                raise BundleError(f"{where}: state {name!r} comes out as {list(o['shape'])} {o['quantization']} "
+                                  f"but goes in as {list(i['shape'])} {i['quantization']}")
 
     def _check_against_manifest(self) -> None:
         for name, actual, spec in [("input", self.input, self.manifest.input),
@@ -80,8 +105,30 @@ class Classifier:
                     f"{self.manifest.model_file}: model {name} is {list(actual['shape'])} "
                     f"{np.dtype(actual['dtype']).name}, but the manifest says {spec.shape} {spec.dtype}")
 
+    def reset(self) -> None:
+        """Forget a streaming model's past (its states back to zero)."""
+        self.states = [_quantize(np.zeros(d["shape"], np.float32), d["dtype"], *d["quantization"])
+                       for d in self.state_in]
+
+    def step(self, frames: np.ndarray) -> np.ndarray:
+        """Streaming: (step_frames, n_mels) new frames -> (n_labels,) probabilities for the window ending here."""
+        interp = self.interpreter
+        interp.set_tensor(self.input["index"], _quantize(np.asarray(frames, np.float32)[None], self.input["dtype"],
+                                                         self.in_scale, self.in_zero))
+        for d, state in zip(self.state_in, self.states):
+            interp.set_tensor(d["index"], state)
+        interp.invoke()
+        self.states = [interp.get_tensor(d["index"]) for d in self.state_out]
+        return _dequantize(interp.get_tensor(self.output["index"])[0], self.out_scale, self.out_zero)
+
     def predict(self, features: np.ndarray) -> np.ndarray:
-        """(frames, n_mels) -> (n_labels,) probabilities."""
+        """(frames_per_clip, n_mels) -> (n_labels,) probabilities."""
+        spec = self.manifest.streaming
+        if spec is not None:
+            self.reset()
+            for start in range(0, spec.window_frames, spec.step_frames):
+                probs = self.step(features[start:start + spec.step_frames])
+            return probs
         q = _quantize(np.asarray(features, np.float32)[None], self.input["dtype"], self.in_scale, self.in_zero)
         self.interpreter.set_tensor(self.input["index"], q)
         self.interpreter.invoke()
@@ -93,4 +140,3 @@ class Classifier:
         for i, f in enumerate(features):
             out[i] = self.predict(f)
         return out
-

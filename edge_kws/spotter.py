@@ -17,8 +17,9 @@ from .runtime import Classifier
 class Spotter:
     """One bundle, listening: feed `process` audio blocks of any size, get detections back.
 
-    Every `stride_frames` new frames, the classifier runs on the last `clip_ms` of features; before
-    that much audio has arrived the window is filled with the features of silence.
+    A whole-window model runs every `stride_frames` new frames on the last `clip_ms` of features. A
+    streaming model runs every `streaming.step_frames` frames (its own stride) on just those frames,
+    its state holding the rest. Either way, before audio arrives the past is the features of silence.
     """
 
     def __init__(self, bundle: str | Path | None = None, detector: dict | None = None,
@@ -31,7 +32,7 @@ class Spotter:
         fe = manifest.frontend
         if stride_frames < 1:
             raise ValueError(f"stride: {stride_frames} frames; expected 1 or more")
-        self.stride_frames = stride_frames
+        self.stride_frames = manifest.streaming.step_frames if manifest.streaming else stride_frames
         detector = replace(manifest.detector, **(detector or {}))  # overrides of the manifest's settings
         if threshold is not None:  # one threshold for all keywords, replacing the per-keyword ones
             detector = replace(detector, threshold=threshold, thresholds={})
@@ -44,6 +45,8 @@ class Spotter:
         fe = self.frontend.config
         self.window = np.tile(self.frontend.frontend.silence_frame, (fe.frames_per_clip, 1))
         self.last_probs = np.zeros(len(self.labels), np.float32)
+        if self.manifest.streaming:
+            self.last_probs = self.classifier.predict(self.window)  # leaves the state holding silence
 
     def process(self, block: np.ndarray) -> list[Detection]:
         """Mono float32 audio at the bundle's sample rate (16 kHz) -> detections it completed."""
@@ -51,12 +54,16 @@ class Spotter:
         frames = self.frontend.push(block)
         first = self.frontend.frames_emitted - len(frames)
         events = []
+        streaming = self.manifest.streaming is not None
         for k, frame in enumerate(frames, start=first):
-            self.window = np.roll(self.window, -1, axis=0)
+            self.window[:-1] = self.window[1:]
             self.window[-1] = frame
             if (k + 1) % self.stride_frames:
                 continue
-            self.last_probs = self.classifier.predict(self.window)
+            if streaming:
+                self.last_probs = self.classifier.step(self.window[-self.stride_frames:])
+            else:
+                self.last_probs = self.classifier.predict(self.window)
             t = (k * fe.hop_samples + fe.window_samples) / fe.sample_rate
             event = self.detector.update(self.last_probs, t)
             if event is not None:

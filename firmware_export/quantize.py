@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
 import keras
-import numpy as np
 import tensorflow as tf
 
 
-def to_int8_tflite(model: keras.Model, representative: np.ndarray) -> bytes:
-    """int8 weights, activations, input and output; `representative` is (N, frames, n_mels) features."""
-    def samples():
-        for x in representative:
-            yield [x[None].astype(np.float32)]
-
+def to_int8_tflite(model: keras.Model, samples: Callable[[], Iterator[dict]]) -> bytes:
+    """int8 weights, activations, inputs and outputs. `samples()` yields calibration inputs as
+    {input name: array}, so models with several inputs (a streaming model's states) calibrate each."""
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = samples

@@ -30,7 +30,8 @@ def test_manifest_holds_what_the_device_needs(bundle):
     assert m["format_version"] == 1
     assert m["labels"] == ["_silence_", "_unknown_", "yes", "stop"]
     assert m["frontend"]["n_mels"] == 40 and m["frontend"]["sample_rate"] == 16000
-    assert m["input"]["shape"] == [1, 49, 40] and m["input"]["dtype"] == "int8" and m["input"]["scale"] > 0
+    assert m["input"]["shape"] == [1, 2, 40] and m["input"]["dtype"] == "int8" and m["input"]["scale"] > 0
+    assert m["streaming"]["step_frames"] == 2 and len(m["streaming"]["states"]) == 6
     assert m["output"]["shape"] == [1, 4] and m["output"]["dtype"] == "int8"
     assert 0 < m["detector"]["threshold"] < 1
     assert len(m["model_sha256"]) == 64
@@ -66,8 +67,8 @@ def test_frontend_that_does_not_match_the_input_is_refused(copy):
 
 def test_manifest_shapes_checked_against_the_model_itself(copy):
     def lie(m):
-        m["input"]["shape"] = [1, 98, 40]
-        m["frontend"]["hop_ms"] = 10.0
+        m["input"]["shape"] = [1, 4, 40]
+        m["streaming"]["step_frames"] = 4
     edit_manifest(copy, lie)
     with pytest.raises(BundleError, match="manifest says"):
         Classifier.from_bundle(copy)
