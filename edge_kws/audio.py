@@ -33,6 +33,11 @@ def resample(audio: np.ndarray, rate_in: float, rate_out: float) -> np.ndarray:
     return soxr.resample(np.asarray(audio, np.float32), rate_in, rate_out, quality="HQ").astype(np.float32)
 
 
+def stream_resampler(rate_in: float, rate_out: float) -> soxr.ResampleStream:
+    """A mono resampler for audio that arrives in blocks (a microphone, a player's output)."""
+    return soxr.ResampleStream(rate_in, rate_out, 1, dtype="float32", quality="HQ")
+
+
 def _check_samples(audio: np.ndarray, path: Path) -> np.ndarray:
     if not np.isfinite(audio).all():
         raise AudioError(f"{path}: contains NaN or infinite samples")
@@ -195,7 +200,7 @@ class Microphone:
         self.block_in = int(self.rate_in * block_ms / 1000)
         self.queue = BlockQueue(queue_blocks)
         self.overflows = 0
-        self._resampler = soxr.ResampleStream(self.rate_in, sample_rate, 1, dtype="float32", quality="HQ")
+        self._resampler = stream_resampler(self.rate_in, sample_rate)
         self._stream = None
 
     @property

@@ -80,6 +80,18 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def cmd_eval_stream(args) -> int:
+    from .stream_eval import evaluate_streams, plot_det
+    snrs = tuple(float(x) for x in args.snr.split(","))
+    kinds = tuple(k.strip() for k in args.background.split(","))
+    report = evaluate_streams(args.model, args.data, args.split, args.minutes, snrs, kinds, args.seed)
+    if args.json:
+        atomic_write_text(args.json, json.dumps(report, indent=1) + "\n")
+        plot_det(report, Path(args.json).with_suffix(".png"))
+    print(json.dumps({k: report[k] for k in ("hours", "placed", "clips", "at_default_threshold")}))
+    return 0
+
+
 def cmd_listen(args) -> int:
     from . import device_config
     from .actions import Actions
@@ -315,6 +327,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only this split (from the folder's list files, else the speaker hash)")
     s.add_argument("--threads", type=int)
     s.set_defaults(func=cmd_eval)
+
+    s = sub.add_parser("eval-stream", help="hits, misses and false accepts per hour on long streams (DET curve)")
+    s.add_argument("--model", help=model_help)
+    s.add_argument("--data", help="keyword and other-word clips (Speech Commands layout); default: the packaged commands")
+    s.add_argument("--split", default="testing", help="which split of --data to draw clips from (default testing)")
+    s.add_argument("--minutes", type=float, default=10.0, help="minutes of audio per background and SNR")
+    s.add_argument("--snr", default="20,10,5", help="speech-to-background ratios in dB, comma-separated")
+    s.add_argument("--background", default="noise,babble,music", help="noise, babble (needs --data), music")
+    s.add_argument("--json", help="write the report here (and the DET curve PNG beside it)")
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(func=cmd_eval_stream)
 
     s = sub.add_parser("listen", help="stream a WAV file or the microphone; print one JSON line per detection")
     s.add_argument("--model", help=model_help)

@@ -14,10 +14,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-import soxr
 
 from .actions import Actions, Ducker
-from .audio import read_audio, resample, to_mono
+from .audio import read_audio, resample, stream_resampler, to_mono
 from .data import COMMANDS_JSON, COMMANDS_WAV
 from .device_config import DeviceConfig
 from .echo import EchoCanceller, room_impulse_response
@@ -105,7 +104,7 @@ def simulate(spotter, player: Player, speech: np.ndarray, room: Room, cancel_ech
     rng = np.random.default_rng(room.seed)
     rir = room_impulse_response(rate, room.rt60_s, room.delay_ms, rng, direct_gain=db(room.speaker_db))
     echo_path = StreamingFir(rir)
-    to_mic_rate = soxr.ResampleStream(out_rate, rate, 1, dtype="float32")
+    to_mic_rate = stream_resampler(out_rate, rate)
     canceller = EchoCanceller(sample_rate=rate) if cancel_echo else None
     act = Actions(DeviceConfig().actions if actions is None else actions, player)
     ducker = Ducker(player, spotter.labels) if duck else None

@@ -12,9 +12,7 @@ import logging
 import math
 
 import numpy as np
-import soxr
-
-from .audio import BlockQueue
+from .audio import BlockQueue, stream_resampler
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +177,7 @@ class PlaybackReference:
 
     def __init__(self, playback_rate: int, sample_rate: int = 16000, queue_blocks: int = 500):
         self.queue = BlockQueue(queue_blocks)
-        self._resampler = soxr.ResampleStream(playback_rate, sample_rate, 1, dtype="float32")
+        self._resampler = stream_resampler(playback_rate, sample_rate)
         self._fifo = np.zeros(0, np.float32)
 
     def take(self, n: int) -> np.ndarray:

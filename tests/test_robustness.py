@@ -164,3 +164,17 @@ def test_soak_delivers_every_block_and_reports_memory():
     assert report.blocks == report.delivered == 3000 and report.dropped == 0
     assert report.audio_s == pytest.approx(60.0)
     assert report.rss_end_mb > 10 and len(report.rss_mb) >= 2
+
+
+@pytest.mark.parametrize("rate", [44100, 48000, 22050])
+def test_a_1khz_tone_survives_streaming_resampling_at_the_right_frequency(rate):
+    from edge_kws.audio import stream_resampler
+    resampler = stream_resampler(rate, 16000)
+    tone_in = tone(1000, 2.0, rate)[0]
+    block = rate // 50  # 20 ms, as a microphone callback delivers it
+    out = np.concatenate([resampler.resample_chunk(tone_in[i:i + block]) for i in range(0, len(tone_in), block)])
+    assert 32000 - 320 < len(out) <= 32000  # the filter holds back under 20 ms until the stream ends
+    steady = out[2000:30000]
+    spectrum = np.abs(np.fft.rfft(steady * np.hanning(len(steady))))
+    assert abs(np.argmax(spectrum) * 16000 / len(steady) - 1000) < 1.0
+    assert np.sqrt(np.mean(steady ** 2)) == pytest.approx(0.3 / np.sqrt(2), rel=0.02)
