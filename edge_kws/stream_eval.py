@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .audio import AudioError, fit_length, read_audio
+from .audio import AudioError, read_audio
 from .dataset import SILENCE, UNKNOWN, list_clips
 from .detector import Detector
 from .noise import colored_noise
