@@ -162,8 +162,8 @@ def cmd_play(args) -> int:
     player_cfg = replace(cfg.player, **{k: v for k, v in (("music_dir", args.music), ("lofi_amount", args.lofi),
                                                           ("volume", args.volume)) if v is not None})
     if args.track is not None:
-        track = lofi.compose(lofi.TrackSpec(seed=args.track, bars=player_cfg.generated_bars,
-                                            sample_rate=player_cfg.sample_rate))
+        spec = lofi.TrackSpec(seed=args.track, bars=player_cfg.generated_bars, sample_rate=player_cfg.sample_rate)
+        track = lofi.compose(spec)
         if args.midi:
             lofi.write_midi(track, args.midi)
         if args.out:
@@ -172,18 +172,17 @@ def cmd_play(args) -> int:
                           "seconds": round(track.seconds, 1), "wav": args.out, "midi": args.midi}))
         if args.out or args.midi:
             return 0
-        player = Player(player_cfg, tracks=[lofi.TrackSpec(seed=args.track, bars=player_cfg.generated_bars,
-                                                           sample_rate=player_cfg.sample_rate)])
+        player = Player(player_cfg, tracks=[spec])
     else:
         player = Player(player_cfg)
     player.play()
     if args.out:
         import numpy as np
-        from pedalboard.io import AudioFile
+
+        from .files import atomic_write_audio
         n = int(args.seconds * player_cfg.sample_rate)
         blocks = [player.render(player_cfg.block_size) for _ in range(-(-n // player_cfg.block_size))]
-        with AudioFile(args.out, "w", samplerate=player_cfg.sample_rate, num_channels=player_cfg.channels) as f:
-            f.write(np.concatenate(blocks, axis=1)[:, :n])
+        atomic_write_audio(args.out, np.concatenate(blocks, axis=1)[:, :n], player_cfg.sample_rate)
         print(json.dumps({"wav": args.out, "seconds": args.seconds, "tracks": [t.name for t in player.tracks]}))
         return 0
     import threading

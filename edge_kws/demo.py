@@ -20,7 +20,7 @@ from .audio import read_audio, resample, stream_resampler, to_mono
 from .data import COMMANDS_JSON, COMMANDS_WAV
 from .device_config import DeviceConfig
 from .echo import EchoCanceller, room_impulse_response
-from .files import atomic_write_text
+from .files import atomic_write_audio, atomic_write_text
 from .player import Player
 
 log = logging.getLogger(__name__)
@@ -189,8 +189,6 @@ def plot_timeline(sim: Simulation, said: list[dict], path: str | Path, sample_ra
 def run_demo(out: str | Path, spotter, player: Player, room: Room | None = None, cancel_echo: bool = True,
              duck: bool = True) -> dict:
     """Simulate SCRIPT and write out.wav, events.jsonl and timeline.png into `out`; return the summary."""
-    from pedalboard.io import AudioFile
-
     room = room or Room()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -198,11 +196,7 @@ def run_demo(out: str | Path, spotter, player: Player, room: Room | None = None,
     seconds = SCRIPT[-1][1] + 4.0
     speech, said = script_audio(SCRIPT, seconds, room.speech_db, rate)
     sim = simulate(spotter, player, speech, room, cancel_echo=cancel_echo, duck=duck)
-    tmp = out / ".out.tmp.wav"
-    with AudioFile(str(tmp), "w", samplerate=player.config.sample_rate, num_channels=sim.heard.shape[0],
-                   bit_depth=16) as f:
-        f.write(sim.heard)
-    tmp.replace(out / "out.wav")
+    atomic_write_audio(out / "out.wav", sim.heard, player.config.sample_rate)
     atomic_write_text(out / "events.jsonl", "".join(json.dumps(e) + "\n" for e in sim.events))
     plot_timeline(sim, said, out / "timeline.png", rate)
     summary = score(said, sim.events)

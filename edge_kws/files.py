@@ -34,3 +34,22 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 
 def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode())
+
+
+def atomic_write_audio(path: str | Path, audio, sample_rate: int, bit_depth: int = 16) -> Path:
+    """(channels, n) or (n,) float audio to a WAV (or any format Pedalboard writes, by suffix), through
+    a temporary name so no half-written file ever stands under the real one."""
+    from pedalboard.io import AudioFile
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    audio = audio[None] if audio.ndim == 1 else audio
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    try:
+        with AudioFile(str(tmp), "w", samplerate=sample_rate, num_channels=audio.shape[0], bit_depth=bit_depth) as f:
+            f.write(audio)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path

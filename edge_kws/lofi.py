@@ -9,14 +9,13 @@ a major-pentatonic melody. `render` synthesises them with numpy and runs the mix
 from __future__ import annotations
 
 import logging
-import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .files import atomic_write_bytes
+from .files import atomic_write_audio, atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -318,20 +317,9 @@ def render(track: Track, sample_rate: int | None = None, lofi: float = DEFAULT_L
 
 def write_wav(track: Track, path: str | Path, sample_rate: int | None = None, lofi: float = DEFAULT_LOFI) -> Path:
     """Render and save as 16-bit WAV (or any format Pedalboard writes, by suffix); returns the path."""
-    from pedalboard.io import AudioFile
-
-    path = Path(path)
     sr = sample_rate or track.spec.sample_rate
     audio = render(track, sr, lofi)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")  # never a half-written file under the real name
-    try:
-        with AudioFile(str(tmp), "w", samplerate=sr, num_channels=2, bit_depth=16) as f:
-            f.write(audio)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    path = atomic_write_audio(path, audio, sr)
     log.info("wrote %s: %s, %.1f s", path, track.name, audio.shape[1] / sr)
     return path
 

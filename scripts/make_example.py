@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from training.background import generated_background
-from training.synth import say_sequence, voices, write_wav
+from edge_kws.files import atomic_write_audio
+from training.synth import say_sequence, voices
 
 WORDS = ["yes", "go", "up", "stop", "left", "down", "right", "no", "on", "off"]
 out = Path(__file__).resolve().parent.parent / "edge_kws" / "data"
@@ -16,6 +17,6 @@ rng = np.random.default_rng(2026)
 speech, said = say_sequence(WORDS, voices(12, seed=2026, flite=False), rng)
 white, pink, brown, hum = generated_background(16000, seed=7, seconds=len(speech) / 16000)
 audio = np.clip(speech + 0.03 * (pink + hum), -1, 1).astype(np.float32)
-write_wav(out / "commands.wav", audio, 16000)
+atomic_write_audio(out / "commands.wav", audio, 16000)
 (out / "commands.json").write_text(json.dumps([{"t": t, "end": end, "word": w} for t, end, w in said], indent=1) + "\n")
 print(json.dumps(said))

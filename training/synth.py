@@ -19,6 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from edge_kws.audio import fit_length, resample, to_mono
+from edge_kws.files import atomic_write_audio
 
 log = logging.getLogger(__name__)
 
@@ -105,16 +106,6 @@ def place(audio: np.ndarray, clip_samples: int, rng: np.random.Generator) -> np.
     return out
 
 
-def write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> None:
-    """16-bit mono WAV, written to a temporary name first so a cache never holds half a file."""
-    from pedalboard.io import AudioFile
-
-    tmp = path.with_name(f".{path.name}.tmp.wav")
-    with AudioFile(str(tmp), "w", samplerate=sample_rate, num_channels=1, bit_depth=16) as f:
-        f.write(audio[None, :])
-    tmp.replace(path)
-
-
 def synthesize(words: list[str], out: str | Path, voice_list: list[Voice], seed: int = 0,
                sample_rate: int = 16000, clip_ms: float = 1000.0) -> int:
     """One clip per (word, voice) into out/<word>/; returns how many were made (cached ones are not)."""
@@ -131,7 +122,7 @@ def synthesize(words: list[str], out: str | Path, voice_list: list[Voice], seed:
         word, voice, path = job
         rng = np.random.default_rng([seed, *path.name.encode()])
         try:
-            write_wav(path, place(speak(word, voice, sample_rate), clip_samples, rng), sample_rate)
+            atomic_write_audio(path, place(speak(word, voice, sample_rate), clip_samples, rng), sample_rate)
             return True
         except (subprocess.CalledProcessError, SynthError) as e:
             log.warning("no clip for %r with %s: %s", word, voice.id, e)
