@@ -272,15 +272,16 @@ def cmd_soak(args) -> int:
     return 0 if report.dropped == 0 else 3
 
 
-def cmd_later(args) -> int:
-    print(f"edge-kws {args.command}: not available yet in this version "
-          f"({LATER[args.command]}); see the README's roadmap.", file=sys.stderr)
-    return 2
-
-
-LATER = {
-    "bench": "latency and CPU benchmark against peers",
-}
+def cmd_bench(args) -> int:
+    from .bench import bench, plot_latency
+    report = bench(args.model, threads=args.threads, xnnpack=not args.no_xnnpack, invokes=args.invokes,
+                   audio_s=args.audio_seconds)
+    summary = {k: v for k, v in report.items() if k != "invoke_us_all"}
+    if args.json:
+        atomic_write_text(args.json, json.dumps(report) + "\n")
+        plot_latency(report, Path(args.json).with_suffix(".png"))
+    print(json.dumps(summary))
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -402,9 +403,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=cmd_soak)
 
-    for name, text in LATER.items():
-        s = sub.add_parser(name, help=f"{text} (not available yet)")
-        s.set_defaults(func=cmd_later)
+    s = sub.add_parser("bench", help="latency per invoke and per audio block, CPU seconds per audio second")
+    s.add_argument("--model", help=model_help)
+    s.add_argument("--json", help="write the report here (and a latency histogram PNG beside it)")
+    s.add_argument("--threads", type=int, help="interpreter threads (default: the runtime's)")
+    s.add_argument("--no-xnnpack", action="store_true", help="reference kernels, without the XNNPACK delegate")
+    s.add_argument("--invokes", type=int, default=2000, help="timed invokes, after 200 of warm-up")
+    s.add_argument("--audio-seconds", type=float, default=120.0, help="audio fed through the whole path")
+    s.set_defaults(func=cmd_bench)
     return p
 
 

@@ -60,10 +60,14 @@ class Classifier:
     int8 as the model produced it; `predict` on a whole window resets it and steps through the window.
     """
 
-    def __init__(self, manifest: Manifest, model: bytes, num_threads: int | None = None):
+    def __init__(self, manifest: Manifest, model: bytes, num_threads: int | None = None, xnnpack: bool = True):
         self.manifest = manifest
+        cls = interpreter_class()
+        options = {} if xnnpack else {
+            # The plain reference kernels: what the model costs where no XNNPACK delegate applies.
+            "experimental_op_resolver_type": importlib.import_module(cls.__module__).OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES}
         try:
-            self.interpreter = interpreter_class()(model_content=model, num_threads=num_threads)
+            self.interpreter = cls(model_content=model, num_threads=num_threads, **options)
             self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as e:
             raise BundleError(f"{manifest.model_file}: not a usable TFLite model ({e})") from None
