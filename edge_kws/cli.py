@@ -106,6 +106,7 @@ def cmd_listen(args) -> int:
     if bool(args.input) == bool(args.mic):
         raise ValueError("listen: give exactly one of --input FILE.wav or --mic")
     cfg = device_config.load(args.config)
+    cfg.check(args.config or str(device_config.DEFAULT_PATH), args.model)  # fail at start, not at the first word
     logging.getLogger().setLevel(min(logging.getLogger().level, device_config.log_level(cfg)))
     spotter = Spotter(args.model or cfg.bundle, detector=cfg.detector, threshold=args.threshold,
                       stride_frames=args.stride, num_threads=args.threads)
@@ -133,7 +134,7 @@ def cmd_listen(args) -> int:
     listener = Listener(spotter, open_source, retry=bool(args.mic))
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: listener.stop())
-    actions = Actions(cfg.actions, player)
+    actions = Actions(cfg.actions_for(spotter.manifest.keywords), player)
 
     def on_detect(event) -> None:
         print(json.dumps(event.to_dict()), flush=True)

@@ -18,7 +18,7 @@ import numpy as np
 from .actions import Actions, Ducker
 from .audio import read_audio, resample, stream_resampler, to_mono
 from .data import COMMANDS_JSON, COMMANDS_WAV
-from .device_config import DeviceConfig
+from .device_config import DEFAULT_ACTIONS
 from .echo import EchoCanceller, room_impulse_response
 from .files import atomic_write_audio, atomic_write_text
 from .player import Player
@@ -106,7 +106,7 @@ def simulate(spotter, player: Player, speech: np.ndarray, room: Room, cancel_ech
     echo_path = StreamingFir(rir)
     to_mic_rate = stream_resampler(out_rate, rate)
     canceller = EchoCanceller(sample_rate=rate) if cancel_echo else None
-    act = Actions(DeviceConfig().actions if actions is None else actions, player)
+    act = Actions(DEFAULT_ACTIONS if actions is None else actions, player)
     ducker = Ducker(player, spotter.labels) if duck else None
     out_block = int(out_rate * BLOCK_MS / 1000)
     mic_parts, heard_parts, events, timeline = [], [], [], []

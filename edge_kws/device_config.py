@@ -37,7 +37,7 @@ class DeviceConfig:
     log_level: str = "INFO"
     audio: AudioSettings = field(default_factory=AudioSettings)
     detector: dict = field(default_factory=dict)   # overrides of the bundle's detector settings
-    actions: dict = field(default_factory=lambda: dict(DEFAULT_ACTIONS))
+    actions: dict = field(default_factory=dict)  # empty: DEFAULT_ACTIONS for the keywords the model has
     player: PlayerConfig = field(default_factory=PlayerConfig)
 
     def __post_init__(self) -> None:
@@ -57,10 +57,13 @@ class DeviceConfig:
     def bundle(self) -> str | None:
         return self.model or None
 
-    def check(self, where: str) -> list[str]:
-        """Everything that needs the model: it loads, the actions and thresholds name its keywords.
-        Returns a line for each thing that was checked."""
-        manifest, _ = read_bundle(self.bundle)
+    def actions_for(self, keywords: list[str]) -> dict[str, str]:
+        return self.actions or {k: v for k, v in DEFAULT_ACTIONS.items() if k in keywords}
+
+    def check(self, where: str, bundle: str | None = None) -> list[str]:
+        """Everything that needs the model (`bundle`, else this file's): it loads, the actions and
+        thresholds name its keywords. Returns a line for each thing that was checked."""
+        manifest, _ = read_bundle(bundle or self.bundle)
         try:
             replace(manifest.detector, **self.detector)
         except (TypeError, ValueError) as e:
@@ -73,8 +76,8 @@ class DeviceConfig:
         music = self.player.music_dir
         if music and not Path(music).is_dir():
             raise ConfigError(f"{where}: player.music_dir {music!r} is not a folder")
-        return [f"model: {self.model or 'shipped default'} ({len(manifest.keywords)} keywords)",
-                f"actions: {len(self.actions)} keywords mapped",
+        return [f"model: {bundle or self.model or 'shipped default'} ({len(manifest.keywords)} keywords)",
+                f"actions: {len(self.actions_for(manifest.keywords))} keywords mapped",
                 f"music: {music or 'generated lo-fi'}"]
 
 
@@ -122,7 +125,8 @@ def template() -> str:
         "[actions]",
         f"# keyword = one of {', '.join(PLAYER_ACTIONS)}, or \"{RUN_PREFIX} <shell command>\"",
         "# (the command gets EDGE_KWS_KEYWORD and EDGE_KWS_SCORE in its environment).",
-        *(f'{k} = "{v}"' for k, v in d.actions.items()),
+        "# With no [actions] table, the ten commands below apply to whichever of them the model knows.",
+        *(f'{k} = "{v}"' for k, v in DEFAULT_ACTIONS.items()),
         "",
         "[player]",
         "# A folder of wav/flac/mp3/ogg files; empty: generated lo-fi tracks.",

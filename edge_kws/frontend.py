@@ -126,13 +126,19 @@ class StreamingFrontend:
 
     def reset(self) -> None:
         self._pending = np.zeros(0, np.float32)
+        self._index = np.zeros((0, self.config.window_samples), np.intp)
         self.frames_emitted = 0
 
     def push(self, block: np.ndarray) -> np.ndarray:
         """Add mono 16 kHz samples; return the (k, n_mels) frames they completed (k may be 0)."""
+        cfg = self.config
         self._pending = np.concatenate([self._pending, np.asarray(block, np.float32).reshape(-1)])
-        feats = self.frontend.features(self._pending)
-        consumed = len(feats) * self.config.hop_samples
-        self._pending = self._pending[consumed:]
-        self.frames_emitted += len(feats)
+        k = num_frames(len(self._pending), cfg.window_samples, cfg.hop_samples)
+        if k == 0:
+            return np.zeros((0, cfg.n_mels), np.float32)
+        if k > len(self._index):  # one gather with a cached index is cheaper than a strided view per call
+            self._index = np.arange(k)[:, None] * cfg.hop_samples + np.arange(cfg.window_samples)
+        feats = self.frontend.frame_features(self._pending[self._index[:k]])
+        self._pending = self._pending[k * cfg.hop_samples:]
+        self.frames_emitted += k
         return feats

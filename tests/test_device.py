@@ -22,7 +22,7 @@ def test_init_writes_a_commented_file_that_checks_ok(tmp_path):
     assert path.read_text().startswith("#") and "[actions]" in path.read_text()
     proc = run_cli("config", "--check", str(path))
     assert proc.stdout.strip().endswith(": ok")
-    assert device_config.load(path) == device_config.DeviceConfig()
+    assert device_config.load(path) == device_config.DeviceConfig(actions=device_config.DEFAULT_ACTIONS)
     again = run_cli("config", "--init", str(path), check=False)
     assert again.returncode == 1 and "--force" in again.stderr
 
@@ -98,3 +98,10 @@ def test_unit_runs_listen_as_a_user_in_the_audio_group_and_verifies(tmp_path):
 def test_unit_refuses_root(tmp_path):
     with pytest.raises(ValueError, match="must not run as root"):
         render_unit(tmp_path / "x.toml", "root")
+
+
+def test_listen_refuses_at_start_a_config_whose_actions_name_no_keyword(tmp_path):
+    path = tmp_path / "edge-kws.toml"
+    path.write_text('[actions]\nbanana = "play"\n')
+    proc = run_cli("listen", "--input", str(COMMANDS_WAV), "--config", str(path), check=False)
+    assert proc.returncode == 1 and "banana" in proc.stderr and proc.stdout == ""
