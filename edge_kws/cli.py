@@ -44,6 +44,25 @@ def cmd_synth(args) -> int:
     return 0
 
 
+def cmd_augment_preview(args) -> int:
+    augment = _training("training.augment")
+    config = _training("training.config")
+    background = _training("training.background")
+    import numpy as np
+
+    from .audio import fit_length, read_audio
+    from .dataset import list_clips
+    cfg = config.TrainConfig.load(args.config)
+    rate, n = cfg.frontend.sample_rate, cfg.frontend.clip_samples
+    paths = [p for p, label in list_clips(args.data, [], "training") if label != "_silence_"]
+    pick = np.random.default_rng(args.seed).permutation(len(paths))[:args.n]
+    clips = [fit_length(read_audio(paths[i], rate), n) for i in sorted(pick)]
+    files = augment.preview(clips, background.load_background(args.data, rate, args.seed), cfg.augment, rate,
+                            args.out, args.seed)
+    print(json.dumps({"out": str(args.out), "files": len(files), "grid": str(files[-1])}))
+    return 0
+
+
 def cmd_train(args) -> int:
     config = _training("training.config")
     train = _training("training.train")
@@ -300,6 +319,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-flite", action="store_true", help="espeak-ng voices only")
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=cmd_synth)
+
+    s = sub.add_parser("augment-preview", help="hear and see the Pedalboard augmentation: WAVs and a spectrogram grid")
+    s.add_argument("--data", required=True, help="data folder to draw clips (and _background_noise_) from")
+    s.add_argument("--config", type=Path, help="training config whose [augment] table to use")
+    s.add_argument("--out", default="augment-preview", help="folder for the WAVs and spectrograms.png")
+    s.add_argument("--n", type=int, default=8, help="how many clips")
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(func=cmd_augment_preview)
 
     s = sub.add_parser("train", help="train a DS-CNN on a Speech Commands-layout folder")
     s.add_argument("--config", type=Path, help="training config (TOML or JSON); flags override it")

@@ -45,7 +45,8 @@ class AugmentedClips(keras.utils.PyDataset):
     """Training batches: clips augmented afresh each epoch, then turned into features."""
 
     def __init__(self, split: Split, dataset: Dataset, cfg: TrainConfig, frontend: Frontend):
-        super().__init__()
+        # Two threads: Pedalboard and numpy release the GIL, so augmentation uses both cores.
+        super().__init__(workers=2, use_multiprocessing=False)
         self.split, self.background, self.cfg, self.frontend = split, dataset.background, cfg, frontend
         self.epoch = 0
         self.order = self._shuffle()
