@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from training.data import load_dataset
 from training.models import STEP, state_names, streaming_ds_cnn, window_frames, zero_states
 from training.train import MODEL_FILE
 
+from .micro import micro_report
 from .quantize import to_int8_tflite
 
 log = logging.getLogger(__name__)
@@ -50,9 +52,10 @@ def streaming_calibration(stream: keras.Model, features: np.ndarray, limit: int,
 
 
 def export(run: str | Path, out: str | Path, data: str | None = None, calibration: int = 500,
-           streaming: bool = True) -> Manifest:
+           streaming: bool = True, micro: bool = False) -> Manifest:
     """Quantize the run's model on `calibration` training clips and write the bundle to `out`: the
-    streaming model by default, the whole-window one with `streaming=False`."""
+    streaming model by default, the whole-window one with `streaming=False`. With `micro`, the bundle
+    also gets model_data.h/.cc for TensorFlow Lite Micro and micro.json (ops, arena, check)."""
     run = Path(run)
     for name in (MODEL_FILE, "config.json"):
         if not (run / name).is_file():
@@ -92,7 +95,12 @@ def export(run: str | Path, out: str | Path, data: str | None = None, calibratio
     manifest.metrics = {"validation_n": int(len(val.labels)), "float_accuracy": round(float_acc, 4),
                         "int8_accuracy": round(int8_acc, 4), "model_bytes": len(tflite),
                         "params": int(model.count_params())}
-    write_bundle(out, manifest, tflite, extra={"labels.txt": ("\n".join(dataset.labels) + "\n").encode()})
+    extra = {"labels.txt": ("\n".join(dataset.labels) + "\n").encode()}
+    if micro:
+        report, files = micro_report(manifest, tflite, val_x[:100])
+        manifest.metrics["micro"] = {k: report[k] for k in ("arena_bytes", "vs_tflite")}
+        extra |= files | {"micro.json": (json.dumps(report, indent=1) + "\n").encode()}
+    write_bundle(out, manifest, tflite, extra=extra)
     log.info("validation accuracy on %d clips: float %.4f, int8 %.4f (%d bytes, %s) -> %s", len(val.labels),
              float_acc, int8_acc, len(tflite), "streaming" if streaming else "whole window", out)
     return manifest
