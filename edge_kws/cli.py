@@ -78,7 +78,7 @@ def cmd_train(args) -> int:
 def cmd_export(args) -> int:
     export = _training("firmware_export.export")
     manifest = export.export(args.run, args.out, data=args.data, calibration=args.calibration,
-                             streaming=not args.window, micro=args.target == "micro")
+                             streaming=not args.window, target=args.target)
     m = manifest.metrics
     print(f"validation accuracy on {m['validation_n']} clips: float {m['float_accuracy']:.4f}, "
           f"int8 {m['int8_accuracy']:.4f}; model {m['model_bytes']} bytes -> {args.out}")
@@ -346,9 +346,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, type=Path, help="bundle folder to write")
     s.add_argument("--data", help="data folder, if not where the run was trained from")
     s.add_argument("--calibration", type=int, default=500, help="training clips used to calibrate int8")
-    s.add_argument("--target", choices=["bundle", "micro"], default="bundle",
+    s.add_argument("--target", choices=["bundle", "micro", "rpi"], default="bundle",
                    help="micro: also write model_data.cc/.h for TensorFlow Lite Micro, with its ops and "
-                        "measured arena (needs pip install tflite-micro)")
+                        "measured arena (needs pip install tflite-micro); rpi: also a settings file, a "
+                        "systemd unit and INSTALL.md for a Raspberry Pi")
     s.add_argument("--window", action="store_true",
                    help="export the whole-window model (re-run on every hop) instead of the streaming one")
     s.set_defaults(func=cmd_export)

@@ -95,8 +95,9 @@ def log_level(cfg: DeviceConfig) -> int:
     return getattr(logging, cfg.log_level.upper())
 
 
-def template() -> str:
-    """A commented edge-kws.toml with every default spelled out."""
+def template(keywords: list[str] | None = None) -> str:
+    """A commented edge-kws.toml with every default spelled out; its actions cover `keywords` (all
+    ten commands when None)."""
     d = DeviceConfig()
     detector = DetectorConfig()
     lines = [
@@ -125,8 +126,8 @@ def template() -> str:
         "[actions]",
         f"# keyword = one of {', '.join(PLAYER_ACTIONS)}, or \"{RUN_PREFIX} <shell command>\"",
         "# (the command gets EDGE_KWS_KEYWORD and EDGE_KWS_SCORE in its environment).",
-        "# With no [actions] table, the ten commands below apply to whichever of them the model knows.",
-        *(f'{k} = "{v}"' for k, v in DEFAULT_ACTIONS.items()),
+        "# With no [actions] table, this default mapping applies to the keywords the model knows.",
+        *(f'{k} = "{v}"' for k, v in DEFAULT_ACTIONS.items() if keywords is None or k in keywords),
         "",
         "[player]",
         "# A folder of wav/flac/mp3/ogg files; empty: generated lo-fi tracks.",

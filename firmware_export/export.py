@@ -13,6 +13,7 @@ from edge_kws.bundle import Manifest, StreamingSpec, TensorSpec, write_bundle
 from edge_kws.config import ConfigError
 from edge_kws.frontend import Frontend
 from edge_kws.runtime import Classifier, interpreter_class
+from edge_kws.service import pi_files
 from training.config import TrainConfig
 from training.data import load_dataset
 from training.models import STEP, state_names, streaming_ds_cnn, window_frames, zero_states
@@ -52,10 +53,11 @@ def streaming_calibration(stream: keras.Model, features: np.ndarray, limit: int,
 
 
 def export(run: str | Path, out: str | Path, data: str | None = None, calibration: int = 500,
-           streaming: bool = True, micro: bool = False) -> Manifest:
+           streaming: bool = True, target: str = "bundle") -> Manifest:
     """Quantize the run's model on `calibration` training clips and write the bundle to `out`: the
-    streaming model by default, the whole-window one with `streaming=False`. With `micro`, the bundle
-    also gets model_data.h/.cc for TensorFlow Lite Micro and micro.json (ops, arena, check)."""
+    streaming model by default, the whole-window one with `streaming=False`. Target "micro" adds
+    model_data.h/.cc for TensorFlow Lite Micro and micro.json (ops, arena, check); "rpi" adds a
+    settings file, a systemd unit and INSTALL.md for a Raspberry Pi."""
     run = Path(run)
     for name in (MODEL_FILE, "config.json"):
         if not (run / name).is_file():
@@ -96,7 +98,9 @@ def export(run: str | Path, out: str | Path, data: str | None = None, calibratio
                         "int8_accuracy": round(int8_acc, 4), "model_bytes": len(tflite),
                         "params": int(model.count_params())}
     extra = {"labels.txt": ("\n".join(dataset.labels) + "\n").encode()}
-    if micro:
+    if target == "rpi":
+        extra |= pi_files(manifest.keywords)
+    elif target == "micro":
         report, files = micro_report(manifest, tflite, val_x[:100])
         manifest.metrics["micro"] = {k: report[k] for k in ("arena_bytes", "vs_tflite")}
         extra |= files | {"micro.json": (json.dumps(report, indent=1) + "\n").encode()}

@@ -18,10 +18,10 @@ KEYWORDS = ["yes", "stop"]
 OTHER_WORDS = ["house", "bird", "seven"]
 
 
-def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+def run_cli(*args: str, check: bool = True, cwd=None) -> subprocess.CompletedProcess:
     """The installed command line, as a user runs it, with no standard input."""
     proc = subprocess.run([sys.executable, "-m", "edge_kws.cli", *args], capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, timeout=900)
+                          stdin=subprocess.DEVNULL, timeout=900, cwd=cwd)
     if check and proc.returncode != 0:
         raise AssertionError(f"edge-kws {' '.join(args)} exited {proc.returncode}:\n{proc.stderr[-3000:]}")
     return proc

@@ -1,8 +1,10 @@
 """The device side: its settings file, actions, and the systemd unit."""
 
+import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -105,3 +107,33 @@ def test_listen_refuses_at_start_a_config_whose_actions_name_no_keyword(tmp_path
     path.write_text('[actions]\nbanana = "play"\n')
     proc = run_cli("listen", "--input", str(COMMANDS_WAV), "--config", str(path), check=False)
     assert proc.returncode == 1 and "banana" in proc.stderr and proc.stdout == ""
+
+
+def test_rpi_bundle_installs_without_tensorflow_and_listens_and_benches(trained_run, tmp_path):
+    """The Pi path: the bundle from `export --target rpi`, the base package alone in a fresh virtual
+    environment (as INSTALL.md says), and listen, bench and config --check run from the bundle."""
+    bundle = tmp_path / "bundle"
+    run_cli("export", "--run", str(trained_run), "--out", str(bundle), "--target", "rpi")
+    unit = (bundle / "edge-kws.service").read_text()
+    assert "User=pi" in unit and "/home/pi/edge-kws/venv/bin/python -m edge_kws.cli listen --mic --config " \
+        "/home/pi/edge-kws/bundle/edge-kws.toml" in unit
+    assert "uv venv --python 3.11" in (bundle / "INSTALL.md").read_text()
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    root = Path(__file__).resolve().parent.parent
+    pip = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", str(root)], capture_output=True, text=True,
+                         stdin=subprocess.DEVNULL, timeout=900)
+    assert pip.returncode == 0, pip.stderr[-2000:]
+    listed = subprocess.run([str(venv / "bin" / "pip"), "list"], capture_output=True, text=True).stdout.lower()
+    assert "tensorflow" not in listed and "keras" not in listed
+    cli = str(venv / "bin" / "edge-kws")
+
+    def run(*args):
+        proc = subprocess.run([cli, *args], capture_output=True, text=True, cwd=bundle, stdin=subprocess.DEVNULL,
+                              timeout=600)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return proc.stdout
+
+    assert run("config", "--check", "edge-kws.toml").strip().endswith("ok")
+    run("listen", "--config", "edge-kws.toml", "--input", str(COMMANDS_WAV))
+    assert json.loads(run("bench", "--model", ".", "--invokes", "200", "--audio-seconds", "5"))["cpu_per_audio_s"] > 0
