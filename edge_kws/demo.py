@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from .actions import Actions, Ducker
-from .audio import read_audio, resample, stream_resampler, to_mono
-from .data import COMMANDS_JSON, COMMANDS_WAV
+from .audio import resample, stream_resampler, to_mono
+from .data import spoken_commands
 from .device_config import DEFAULT_ACTIONS
 from .echo import EchoCanceller, room_impulse_response
 from .files import atomic_write_audio, atomic_write_text
@@ -64,18 +64,10 @@ class StreamingFir:
         return y[:len(x)].astype(np.float32)
 
 
-def spoken_words(words: list[str], sample_rate: int = 16000) -> dict[str, np.ndarray]:
-    """Each word cut from the packaged recording of the ten commands, trimmed to its speech."""
-    audio = read_audio(COMMANDS_WAV, sample_rate)
-    onsets = json.loads(COMMANDS_JSON.read_text())
-    return {item["word"]: audio[int(item["t"] * sample_rate):int(item["end"] * sample_rate)]
-            for item in onsets if item["word"] in words}
-
-
 def script_audio(script: list[tuple[str, float]], seconds: float, speech_db: float,
                  sample_rate: int = 16000) -> tuple[np.ndarray, list[dict]]:
     """The commands laid on a silent track at their times, each at `speech_db` RMS."""
-    words = spoken_words([w for w, _ in script], sample_rate)
+    words = {word: clip for clip, word in spoken_commands(sample_rate)}
     audio = np.zeros(int(seconds * sample_rate), np.float32)
     said = []
     for word, t in script:
@@ -214,8 +206,8 @@ def measure_music(bundle, player_config, minutes: float = 10.0, repeats: int = 3
 
     room = room or Room()
     rate = 16000
-    words = json.loads(COMMANDS_JSON.read_text())
-    script = [(w["word"], 1.0 + 4.0 * (i + len(words) * r)) for r in range(repeats) for i, w in enumerate(words)]
+    words = [word for _, word in spoken_commands(rate)]
+    script = [(w, 1.0 + 4.0 * (i + len(words) * r)) for r in range(repeats) for i, w in enumerate(words)]
     commands, said = script_audio(script, script[-1][1] + 4.0, room.speech_db, rate)
     rows = []
     for cancel_echo, duck in [(False, False), (False, True), (True, False), (True, True)]:

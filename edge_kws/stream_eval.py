@@ -13,6 +13,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .audio import AudioError, read_audio
+from .data import spoken_commands
 from .dataset import SILENCE, UNKNOWN, list_clips
 from .detector import Detector
 from .noise import colored_noise
@@ -27,11 +28,7 @@ MATCH_AFTER_S = 1.0  # a detection this long after a word's end still counts for
 def load_clips(data: str | Path | None, keywords: list[str], rate: int, split: str | None) -> tuple[list, list]:
     """(audio, word) for keyword clips and for other words (babble); the packaged commands by default."""
     if data is None:
-        import json
-
-        from .data import COMMANDS_JSON, COMMANDS_WAV
-        audio = read_audio(COMMANDS_WAV, rate)
-        words = [(audio[int(w["t"] * rate):int(w["end"] * rate)], w["word"]) for w in json.loads(COMMANDS_JSON.read_text())]
+        words = spoken_commands(rate)
         return [w for w in words if w[1] in keywords], [w for w in words if w[1] not in keywords]
     keyword, other = [], []
     for path, label in list_clips(data, keywords, split):
