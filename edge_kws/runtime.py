@@ -39,14 +39,14 @@ def interpreter_class():
         "make a Python 3.11 or 3.12 environment first, e.g.: uv venv --python 3.11")
 
 
-def _quantize(x: np.ndarray, dtype: np.dtype, scale: float, zero_point: int) -> np.ndarray:
+def quantize(x: np.ndarray, dtype: np.dtype, scale: float, zero_point: int) -> np.ndarray:
     if not np.issubdtype(dtype, np.integer) or scale == 0:
         return x.astype(dtype)
     info = np.iinfo(dtype)
     return np.clip(np.round(x / scale + zero_point), info.min, info.max).astype(dtype)
 
 
-def _dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
     if scale == 0:
         return q.astype(np.float32)
     return ((q.astype(np.float32) - zero_point) * scale).astype(np.float32)
@@ -111,19 +111,19 @@ class Classifier:
 
     def reset(self) -> None:
         """Forget a streaming model's past (its states back to zero)."""
-        self.states = [_quantize(np.zeros(d["shape"], np.float32), d["dtype"], *d["quantization"])
+        self.states = [quantize(np.zeros(d["shape"], np.float32), d["dtype"], *d["quantization"])
                        for d in self.state_in]
 
     def step(self, frames: np.ndarray) -> np.ndarray:
         """Streaming: (step_frames, n_mels) new frames -> (n_labels,) probabilities for the window ending here."""
         interp = self.interpreter
-        interp.set_tensor(self.input["index"], _quantize(np.asarray(frames, np.float32)[None], self.input["dtype"],
+        interp.set_tensor(self.input["index"], quantize(np.asarray(frames, np.float32)[None], self.input["dtype"],
                                                          self.in_scale, self.in_zero))
         for d, state in zip(self.state_in, self.states):
             interp.set_tensor(d["index"], state)
         interp.invoke()
         self.states = [interp.get_tensor(d["index"]) for d in self.state_out]
-        return _dequantize(interp.get_tensor(self.output["index"])[0], self.out_scale, self.out_zero)
+        return dequantize(interp.get_tensor(self.output["index"])[0], self.out_scale, self.out_zero)
 
     def predict(self, features: np.ndarray) -> np.ndarray:
         """(frames_per_clip, n_mels) -> (n_labels,) probabilities."""
@@ -133,10 +133,10 @@ class Classifier:
             for start in range(0, spec.window_frames, spec.step_frames):
                 probs = self.step(features[start:start + spec.step_frames])
             return probs
-        q = _quantize(np.asarray(features, np.float32)[None], self.input["dtype"], self.in_scale, self.in_zero)
+        q = quantize(np.asarray(features, np.float32)[None], self.input["dtype"], self.in_scale, self.in_zero)
         self.interpreter.set_tensor(self.input["index"], q)
         self.interpreter.invoke()
-        return _dequantize(self.interpreter.get_tensor(self.output["index"])[0], self.out_scale, self.out_zero)
+        return dequantize(self.interpreter.get_tensor(self.output["index"])[0], self.out_scale, self.out_zero)
 
     def predict_batch(self, features: np.ndarray) -> np.ndarray:
         """(N, frames, n_mels) -> (N, n_labels)."""

@@ -10,7 +10,7 @@ import os
 import numpy as np
 
 from edge_kws.bundle import Manifest
-from edge_kws.runtime import Classifier, RuntimeMissing
+from edge_kws.runtime import Classifier, RuntimeMissing, dequantize, quantize
 
 
 def _tflm():
@@ -85,7 +85,6 @@ def compare(manifest: Manifest, model: bytes, features: np.ndarray, arena: int) 
     in_pos = {d["index"]: i for i, d in enumerate(lite.interpreter.get_input_details())}
     out_pos = {d["index"]: i for i, d in enumerate(lite.interpreter.get_output_details())}
     step = manifest.streaming.step_frames if manifest.streaming else manifest.frontend.frames_per_clip
-    states = [s.copy() for s in lite.states]
     worst, agree, n = 0.0, 0, 0
     for clip in features:
         lite.reset()
@@ -93,13 +92,13 @@ def compare(manifest: Manifest, model: bytes, features: np.ndarray, arena: int) 
         for start in range(0, len(clip) - step + 1, step):
             frames = clip[start:start + step]
             want = lite.step(frames) if manifest.streaming else lite.predict(frames)
-            q = np.clip(np.round(frames[None] / lite.in_scale + lite.in_zero), -128, 127).astype(np.int8)
-            micro.set_input(q, in_pos[lite.input["index"]])
+            micro.set_input(quantize(frames[None], lite.input["dtype"], lite.in_scale, lite.in_zero),
+                            in_pos[lite.input["index"]])
             for d, s in zip(lite.state_in, states):
                 micro.set_input(s, in_pos[d["index"]])
             micro.invoke()
             states = [micro.get_output(out_pos[d["index"]]).copy() for d in lite.state_out]
-            got = (micro.get_output(out_pos[lite.output["index"]])[0].astype(np.float32) - lite.out_zero) * lite.out_scale
+            got = dequantize(micro.get_output(out_pos[lite.output["index"]])[0], lite.out_scale, lite.out_zero)
             worst = max(worst, float(np.abs(got - want).max()) / lite.out_scale)
             agree += int(np.argmax(got) == np.argmax(want))
             n += 1
