@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import os
 import platform
-import resource
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from .bundle import read_bundle
 from .noise import colored_noise
-from .runtime import Classifier
+from .soak import peak_rss_mb
 from .spotter import Spotter
 
 
@@ -23,16 +20,11 @@ def _percentiles(us: np.ndarray) -> dict:
             "p95": round(float(np.percentile(us, 95)), 1), "p99": round(float(np.percentile(us, 99)), 1)}
 
 
-def peak_rss_mb() -> float:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
-
-
 def bench(bundle=None, threads: int | None = None, xnnpack: bool = True, invokes: int = 2000,
           audio_s: float = 120.0, block_ms: float = 20.0, seed: int = 0) -> dict:
-    manifest, model = read_bundle(bundle)
+    spotter = Spotter(bundle, num_threads=threads, xnnpack=xnnpack)
+    manifest, classifier = spotter.manifest, spotter.classifier
     fe = manifest.frontend
-    classifier = Classifier(manifest, model, num_threads=threads, xnnpack=xnnpack)
     rng = np.random.default_rng(seed)
     frames = manifest.streaming.step_frames if manifest.streaming else fe.frames_per_clip
     x = rng.normal(-8.0, 3.0, (frames, fe.n_mels)).astype(np.float32)
@@ -46,8 +38,6 @@ def bench(bundle=None, threads: int | None = None, xnnpack: bool = True, invokes
         us[i] = (time.perf_counter_ns() - t) / 1000
 
     # The whole streaming path as the device runs it: audio blocks in, frontend, model, detector.
-    spotter = Spotter(bundle, num_threads=threads)
-    spotter.classifier = classifier
     spotter.reset()
     audio = np.resize(0.1 * colored_noise(fe.sample_rate * 10, 1.0, rng), int(audio_s * fe.sample_rate))
     block = int(fe.sample_rate * block_ms / 1000)
@@ -61,7 +51,7 @@ def bench(bundle=None, threads: int | None = None, xnnpack: bool = True, invokes
     return {
         "cpu_per_audio_s": round(cpu / (len(hop_us) * block / fe.sample_rate), 6),
         "model": str(bundle or "default"), "kind": "streaming" if manifest.streaming else "whole window",
-        "model_bytes": len(model), "invoke_every_ms": fe.hop_ms * spotter.stride_frames,
+        "model_bytes": len(spotter.model), "invoke_every_ms": fe.hop_ms * spotter.stride_frames,
         "invoke_us": _percentiles(us), "invokes": invokes,
         "block_ms": block_ms, "block_us": _percentiles(hop_us), "audio_s": round(len(hop_us) * block / fe.sample_rate, 1),
         "xnnpack": xnnpack, "threads": threads, "peak_rss_mb": round(peak_rss_mb(), 1),

@@ -22,14 +22,18 @@ from .spotter import Spotter
 log = logging.getLogger(__name__)
 
 
+def peak_rss_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, KiB elsewhere
+
+
 def rss_mb() -> float:
     """Resident memory now (Linux), else the peak so far."""
     try:
         with open("/proc/self/statm") as f:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
     except OSError:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+        return peak_rss_mb()
 
 
 def soak_audio(sample_rate: int, seed: int, loop: np.ndarray | None = None, seconds: float = 60.0) -> np.ndarray:

@@ -23,11 +23,12 @@ class Spotter:
     """
 
     def __init__(self, bundle: str | Path | None = None, detector: dict | None = None,
-                 threshold: float | None = None, stride_frames: int = 1, num_threads: int | None = None):
+                 threshold: float | None = None, stride_frames: int = 1, num_threads: int | None = None,
+                 xnnpack: bool = True):
         manifest, model = read_bundle(bundle)
-        self.manifest = manifest
+        self.manifest, self.model = manifest, model
         self.labels = manifest.labels
-        self.classifier = Classifier(manifest, model, num_threads=num_threads)
+        self.classifier = Classifier(manifest, model, num_threads=num_threads, xnnpack=xnnpack)
         self.frontend = StreamingFrontend(manifest.frontend)
         fe = manifest.frontend
         if stride_frames < 1:
